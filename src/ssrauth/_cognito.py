@@ -1,0 +1,275 @@
+"""Cognito user-pool API client (JSON 1.1 over httpx): sign-in, refresh, revoke, global sign-out.
+
+The I/O edge of ssrauth. Every answer is classified once, here: :class:`ProviderRejected` for a
+real "no" (the session is over) and :class:`ProviderUnavailable` for everything else (keep the
+cookies, try again later). Each operation is written once as a protocol (see ``_drive``) and run
+by a blocking and an async face.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import json
+import logging
+import weakref
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from ._config import CognitoConfig
+from ._drive import Steps, adrive, drive
+from ._errors import ProviderRejected, ProviderUnavailable, SignInChallenge
+from ._tokens import TokenSet
+
+__all__ = ["CognitoProvider", "SignInResult"]
+
+logger = logging.getLogger("ssrauth")
+
+#: The errors after which Amplify's refresh clears the tokens (aws-amplify 6.15.8 ``handleErrors``)
+#: and a password sign-in cannot succeed by retrying: the session (or attempt) is over.
+REJECTIONS = frozenset(
+    {
+        "NotAuthorizedException",
+        "TokenRevokedException",
+        "UserNotFoundException",
+        "PasswordResetRequiredException",
+        "UserNotConfirmedException",
+        "RefreshTokenReuseException",
+    }
+)
+#: Answers meaning "this endpoint does not have the operation": AWS answers
+#: UnknownOperationException; moto 5.2.5 answers a bare HTML 500 for GetTokensFromRefreshToken and
+#: RevokeToken. An HTML 500 is only read so before the operation has ever succeeded.
+_UNSUPPORTED_CODES = frozenset({"UnknownOperationException", "UnsupportedOperationException"})
+
+
+class _Unsupported(ProviderUnavailable):
+    """The endpoint lacks the operation; the protocol falls back to an older one."""
+
+
+@dataclass(frozen=True, slots=True)
+class SignInResult:
+    """Tokens plus what Amplify would store beside them."""
+
+    #: The name Amplify uses in cookie keys: Cognito's USERNAME challenge parameter, or the login
+    #: id the user typed (``handleUserPasswordAuthFlow``).
+    username: str
+    tokens: TokenSet
+    #: ``signInDetails`` as Amplify writes it: JSON with loginId and authFlowType.
+    sign_in_details: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Call:
+    operation: str
+    body: dict[str, Any]
+
+
+class CognitoProvider:
+    """Talks to one user-pool app client. Thread-safe; one instance per application."""
+
+    def __init__(
+        self,
+        config: CognitoConfig,
+        *,
+        client: httpx.Client | None = None,
+        async_client: httpx.AsyncClient | None = None,
+    ) -> None:
+        self.config = config
+        self._client = client
+        self._async_client = async_client
+        # httpx.AsyncClient pools are tied to an event loop; keep one per loop we are called on.
+        self._loop_clients: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, httpx.AsyncClient
+        ] = weakref.WeakKeyDictionary()
+        #: None until the endpoint told us whether it has GetTokensFromRefreshToken.
+        self.supports_token_rotation_api: bool | None = None
+        #: None until the endpoint told us whether it has RevokeToken.
+        self.supports_revoke_token: bool | None = None
+
+    # -- public faces --------------------------------------------------------------------------
+
+    def sign_in(self, username: str, password: str) -> SignInResult:
+        return drive(self._sign_in(username, password), self._send)
+
+    async def asign_in(self, username: str, password: str) -> SignInResult:
+        return await adrive(self._sign_in(username, password), self._asend)
+
+    def refresh(self, refresh_token: str, username: str | None) -> TokenSet:
+        return drive(self._refresh(refresh_token, username), self._send)
+
+    async def arefresh(self, refresh_token: str, username: str | None) -> TokenSet:
+        return await adrive(self._refresh(refresh_token, username), self._asend)
+
+    def revoke(self, refresh_token: str) -> bool:
+        """Revoke a refresh token (and its access tokens). False: the endpoint cannot."""
+        return drive(self._revoke(refresh_token), self._send)
+
+    async def arevoke(self, refresh_token: str) -> bool:
+        return await adrive(self._revoke(refresh_token), self._asend)
+
+    def global_sign_out(self, access_token: str) -> None:
+        """Sign the user out of every device (GlobalSignOut): all their refresh tokens die."""
+        drive(self._global_sign_out(access_token), self._send)
+
+    async def aglobal_sign_out(self, access_token: str) -> None:
+        await adrive(self._global_sign_out(access_token), self._asend)
+
+    # -- protocols (written once) --------------------------------------------------------------
+
+    def _sign_in(self, username: str, password: str) -> Steps[_Call, SignInResult]:
+        parameters = {"USERNAME": username, "PASSWORD": password}
+        self._add_secret_hash(parameters, username)
+        data = yield _Call(
+            "InitiateAuth",
+            {"AuthFlow": "USER_PASSWORD_AUTH", "ClientId": self.config.client_id,
+             "AuthParameters": parameters},
+        )
+        if "AuthenticationResult" not in data:
+            raise SignInChallenge(str(data.get("ChallengeName", "unknown")), data.get("Session"))
+        challenge = data.get("ChallengeParameters") or {}
+        name = challenge.get("USERNAME") or challenge.get("USER_ID_FOR_SRP") or username
+        details = json.dumps({"loginId": username, "authFlowType": "USER_PASSWORD_AUTH"},
+                             separators=(",", ":"))
+        return SignInResult(str(name), _token_set(data, None), details)
+
+    def _refresh(self, refresh_token: str, username: str | None) -> Steps[_Call, TokenSet]:
+        """Refresh, preferring the rotation-capable API (what Amplify ≥ 6.15.4 uses)."""
+        if self.supports_token_rotation_api is not False:
+            body: dict[str, Any] = {"ClientId": self.config.client_id,
+                                    "RefreshToken": refresh_token}
+            if self.config.client_secret:
+                body["ClientSecret"] = self.config.client_secret
+            try:
+                data = yield _Call("GetTokensFromRefreshToken", body)
+            except _Unsupported:
+                if self.supports_token_rotation_api:
+                    raise  # it answered before, so this is an outage: never fall back then
+                logger.info("ssrauth: endpoint lacks GetTokensFromRefreshToken; using "
+                            "InitiateAuth REFRESH_TOKEN_AUTH (no refresh-token rotation)")
+                self.supports_token_rotation_api = False
+            else:
+                self.supports_token_rotation_api = True
+                return _token_set(data, refresh_token)
+        parameters = {"REFRESH_TOKEN": refresh_token}
+        if username is not None:
+            self._add_secret_hash(parameters, username)
+        data = yield _Call(
+            "InitiateAuth",
+            {"AuthFlow": "REFRESH_TOKEN_AUTH", "ClientId": self.config.client_id,
+             "AuthParameters": parameters},
+        )
+        return _token_set(data, refresh_token)
+
+    def _revoke(self, refresh_token: str) -> Steps[_Call, bool]:
+        """RevokeToken. Answers False where the endpoint lacks it (moto): the caller's tombstone
+        is then all that stands between the old token and a new session, and it logs so."""
+        if self.supports_revoke_token is False:
+            return False
+        body: dict[str, Any] = {"ClientId": self.config.client_id, "Token": refresh_token}
+        if self.config.client_secret:
+            body["ClientSecret"] = self.config.client_secret
+        try:
+            yield _Call("RevokeToken", body)
+        except _Unsupported:
+            if self.supports_revoke_token:
+                raise
+            logger.warning("ssrauth: endpoint lacks RevokeToken; refresh tokens are not revoked")
+            self.supports_revoke_token = False
+            return False
+        self.supports_revoke_token = True
+        return True
+
+    def _global_sign_out(self, access_token: str) -> Steps[_Call, None]:
+        yield _Call("GlobalSignOut", {"AccessToken": access_token})
+
+    def _add_secret_hash(self, parameters: dict[str, str], username: str) -> None:
+        """SECRET_HASH = Base64(HMAC-SHA256(client secret, username + client id))."""
+        secret = self.config.client_secret
+        if secret:
+            digest = hmac.new(secret.encode(), (username + self.config.client_id).encode(),
+                              hashlib.sha256).digest()
+            parameters["SECRET_HASH"] = base64.b64encode(digest).decode()
+
+    # -- transport (the only part that differs between the faces) ------------------------------
+
+    def _request(self, call: _Call) -> tuple[str, dict[str, str], bytes]:
+        headers = {
+            "Content-Type": "application/x-amz-json-1.1",
+            "X-Amz-Target": f"AWSCognitoIdentityProviderService.{call.operation}",
+        }
+        return self.config.api_url + "/", headers, json.dumps(call.body).encode()
+
+    def _send(self, call: _Call) -> dict[str, Any]:
+        url, headers, content = self._request(call)
+        if self._client is None:
+            self._client = httpx.Client(timeout=self.config.timeout)
+        try:
+            response = self._client.post(url, headers=headers, content=content)
+        except httpx.HTTPError as error:
+            raise _transport_error(call, error) from None
+        return _classify(call, response)
+
+    async def _asend(self, call: _Call) -> dict[str, Any]:
+        url, headers, content = self._request(call)
+        client = self._async_client or self._loop_client()
+        try:
+            response = await client.post(url, headers=headers, content=content)
+        except httpx.HTTPError as error:
+            raise _transport_error(call, error) from None
+        return _classify(call, response)
+
+    def _loop_client(self) -> httpx.AsyncClient:
+        loop = asyncio.get_running_loop()
+        client = self._loop_clients.get(loop)
+        if client is None:
+            client = self._loop_clients[loop] = httpx.AsyncClient(timeout=self.config.timeout)
+        return client
+
+
+def _transport_error(call: _Call, error: httpx.HTTPError) -> ProviderUnavailable:
+    kind = "timed out" if isinstance(error, httpx.TimeoutException) else "failed"
+    return ProviderUnavailable(f"{call.operation} {kind}: {error.__class__.__name__}")
+
+
+def _classify(call: _Call, response: httpx.Response) -> dict[str, Any]:
+    """Turn an HTTP answer into data or the one error class that says what to do about it."""
+    try:
+        data = response.json()
+    except ValueError:
+        data = None
+    if response.is_success:
+        if not isinstance(data, dict):
+            raise ProviderUnavailable(f"{call.operation}: answer is not a JSON object")
+        return data
+    code = None
+    message = response.reason_phrase
+    if isinstance(data, dict):
+        code = str(data.get("__type", "")).rpartition("#")[2] or None
+        message = str(data.get("message") or data.get("Message") or message)
+    code = code or response.headers.get("x-amzn-errortype", "").partition(":")[0] or None
+    if code in _UNSUPPORTED_CODES or (response.status_code in (500, 501) and data is None):
+        raise _Unsupported(f"{call.operation} is not supported by this endpoint", code)
+    if code in REJECTIONS:
+        raise ProviderRejected(message, code)
+    raise ProviderUnavailable(f"{call.operation} answered HTTP {response.status_code}: {message}",
+                              code)
+
+
+def _token_set(data: dict[str, Any], previous_refresh_token: str | None) -> TokenSet:
+    result = data.get("AuthenticationResult")
+    if not isinstance(result, dict) or not isinstance(result.get("AccessToken"), str):
+        raise ProviderUnavailable("answer has no AuthenticationResult.AccessToken")
+    refresh = result.get("RefreshToken") or previous_refresh_token
+    if not isinstance(refresh, str):
+        raise ProviderUnavailable("sign-in answer has no refresh token")
+    id_token = result.get("IdToken")
+    return TokenSet(
+        access_token=result["AccessToken"],
+        id_token=id_token if isinstance(id_token, str) else None,
+        refresh_token=refresh,
+    )

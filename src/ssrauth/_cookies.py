@@ -1,0 +1,213 @@
+"""Cookie wire formats: parse a Cookie header, render a Set-Cookie line, encode like js-cookie.
+
+Pure functions, no I/O. The parser is hand-written because the standard library's
+``http.cookies.SimpleCookie`` drops duplicate names and gives up on the first malformed pair,
+and duplicates are exactly what ssrauth exists to see.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+from urllib.parse import quote, unquote
+
+__all__ = [
+    "COOKIE_SIZE_LIMIT",
+    "CookiePolicy",
+    "RequestCookie",
+    "SetCookie",
+    "decode_value",
+    "default_path",
+    "encode_name",
+    "encode_value",
+    "parse_cookie_header",
+    "parse_set_cookie_target",
+    "render_set_cookie",
+]
+
+#: RFC 6265 §6.1 asks browsers to store at least 4096 bytes per cookie (name + value + attributes);
+#: Chrome, Firefox and Safari all drop a cookie whose name and value pass 4096 bytes. We warn there.
+COOKIE_SIZE_LIMIT = 4096
+
+#: Amplify's server default (adapter-core ``DEFAULT_AUTH_TOKEN_COOKIES_MAX_AGE``): one year.
+DEFAULT_MAX_AGE = 31_536_000
+
+SameSite = Literal["lax", "strict", "none"]
+
+
+@dataclass(frozen=True, slots=True)
+class RequestCookie:
+    """One ``name=value`` pair as the browser sent it, in header order.
+
+    ``name`` and ``value`` are exactly the bytes on the wire (latin-1 text): deleting a cookie
+    needs its exact name, and Amplify writers disagree on encoding, so decoding happens later.
+    """
+
+    name: str
+    value: str
+
+
+def parse_cookie_header(header: str) -> list[RequestCookie]:
+    """Split a Cookie header into pairs, keeping duplicates and order; never raises.
+
+    RFC 6265 §5.4 joins pairs with ``"; "``; real clients also send bare ``;``, stray spaces,
+    empty pairs and values without ``=`` (Chrome sends ``a`` for a cookie with an empty name).
+    Anything we cannot read is skipped rather than rejected, so one broken cookie from another
+    app never costs the user their session.
+    """
+    pairs: list[RequestCookie] = []
+    for piece in header.split(";"):
+        name, sep, value = piece.partition("=")
+        name = name.strip()
+        if not sep:
+            # No "=": RFC 6265bis treats the text as a value with an empty name; nothing of ours.
+            continue
+        value = value.strip()
+        if len(value) >= 2 and value[0] == '"' and value[-1] == '"':
+            value = value[1:-1]  # RFC 6265 §4.1.1: a cookie-value may be wrapped in DQUOTEs.
+        if name:
+            pairs.append(RequestCookie(name, value))
+    return pairs
+
+
+# js-cookie 3 (what Amplify's CookieStorage uses) encodes names with encodeURIComponent and then
+# puts back "#$&+^`|"; it escapes "(" and ")" which encodeURIComponent leaves alone.
+_NAME_SAFE = "!'*-._~#$&+^`|"
+# Values: encodeURIComponent, then "#$&+/:<=>?@[]^`{|}" are put back (js-cookie converter.write).
+_VALUE_SAFE = "!'()*-._~#$&+/:<=>?@[]^`{|}"
+
+
+def encode_name(name: str) -> str:
+    """Encode a cookie name the way Amplify JS (js-cookie) and adapter-nextjs write it."""
+    return quote(name, safe=_NAME_SAFE)
+
+
+def encode_value(value: str) -> str:
+    """Encode a cookie value the way js-cookie writes it, so Amplify reads it back unchanged."""
+    return quote(value, safe=_VALUE_SAFE)
+
+
+def decode_value(raw: str) -> str:
+    """Decode a value that may arrive raw (adapter route handlers) or URI-encoded (js-cookie).
+
+    ``unquote`` and not ``unquote_plus``: js-cookie writes ``+`` literally.
+    """
+    return unquote(raw) if "%" in raw else raw
+
+
+@dataclass(frozen=True, slots=True)
+class CookiePolicy:
+    """The attributes every auth cookie is written with: one canonical (path, domain).
+
+    Defaults are Amplify's server defaults (adapter-core ``createKeyValueStorageFromCookieStorage
+    Adapter``): ``Path=/``, no Domain (host-only), ``SameSite=Lax``, ``Secure``, one-year
+    ``Max-Age``, not HttpOnly, so Amplify JS in the same browser keeps reading the tokens.
+
+    ``extra_domains`` lists other Domain values an older deployment may have written; copies
+    under them are deleted whenever ssrauth rewrites or clears the session.
+    """
+
+    path: str = "/"
+    domain: str | None = None
+    secure: bool = True
+    http_only: bool = False
+    same_site: SameSite = "lax"
+    max_age: int = DEFAULT_MAX_AGE
+    extra_domains: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.path.startswith("/"):
+            raise ValueError(f"cookie path must start with '/', got {self.path!r}")
+        if self.same_site == "none" and not self.secure:
+            raise ValueError("SameSite=None requires Secure (browsers reject it otherwise)")
+        if self.domain is not None:
+            object.__setattr__(self, "domain", _normalise_domain(self.domain))
+        object.__setattr__(
+            self, "extra_domains", tuple(_normalise_domain(d) for d in self.extra_domains)
+        )
+
+    @classmethod
+    def server_only(cls, *, secure: bool = True, domain: str | None = None) -> CookiePolicy:
+        """HttpOnly + SameSite=Strict, like adapter-nextjs server-side auth.
+
+        Use it when no browser code needs the tokens: script cannot read them, at the price of
+        Amplify JS in the page no longer seeing the session.
+        """
+        return cls(secure=secure, domain=domain, http_only=True, same_site="strict")
+
+
+def _normalise_domain(domain: str) -> str:
+    # RFC 6265 §5.2.3: a leading dot is ignored and the value is compared lower-cased.
+    return domain.strip().lstrip(".").lower()
+
+
+@dataclass(frozen=True, slots=True)
+class SetCookie:
+    """One Set-Cookie the plan wants sent. ``value is None`` means delete."""
+
+    name: str
+    value: str | None
+    path: str
+    domain: str | None
+
+    @property
+    def target(self) -> tuple[str, str | None, str]:
+        """The browser's identity of a cookie (RFC 6265 §5.3 step 11): name, domain, path."""
+        return (self.name, self.domain, self.path)
+
+
+_EPOCH = "Thu, 01 Jan 1970 00:00:00 GMT"
+
+
+def render_set_cookie(cookie: SetCookie, policy: CookiePolicy) -> str:
+    """Render a Set-Cookie value with the policy's attributes.
+
+    A deletion repeats the cookie's Path and Domain (RFC 6265 §5.3 step 11 only replaces a cookie
+    with the same name, domain and path) and sends both ``Max-Age=0`` and a past ``Expires`` for
+    old clients that only read one.
+    """
+    parts = [f"{cookie.name}={'' if cookie.value is None else cookie.value}", f"Path={cookie.path}"]
+    if cookie.domain is not None:
+        parts.append(f"Domain={cookie.domain}")
+    if cookie.value is None:
+        parts += ["Max-Age=0", f"Expires={_EPOCH}"]
+    else:
+        parts.append(f"Max-Age={policy.max_age}")
+    if policy.secure:
+        parts.append("Secure")
+    if policy.http_only:
+        parts.append("HttpOnly")
+    parts.append(f"SameSite={policy.same_site.capitalize()}")
+    return "; ".join(parts)
+
+
+_ATTRIBUTE = re.compile(r"\s*([^=;]+?)\s*(?:=\s*([^;]*?)\s*)?(?:;|$)")
+
+
+def parse_set_cookie_target(header: str, request_path: str) -> tuple[str, str | None, str]:
+    """Return (name, domain, path) of a Set-Cookie line as a browser would store it.
+
+    Used to see which cookies the application set itself (so ssrauth never adds a second
+    Set-Cookie for the same cookie) and by the test jar. A missing Path gets the request's
+    default-path (RFC 6265 §5.1.4); a missing Domain means host-only (None).
+    """
+    first, _, rest = header.partition(";")
+    name = first.partition("=")[0].strip()
+    path: str | None = None
+    domain: str | None = None
+    for match in _ATTRIBUTE.finditer(rest):
+        key = match.group(1).strip().lower()
+        value = (match.group(2) or "").strip()
+        if key == "path" and value.startswith("/"):
+            path = value
+        elif key == "domain" and value:
+            domain = _normalise_domain(value)
+    return (name, domain, path if path is not None else default_path(request_path))
+
+
+def default_path(request_path: str) -> str:
+    """RFC 6265 §5.1.4 default-path: the directory of the request path (``/a/b`` → ``/a``)."""
+    if not request_path.startswith("/") or request_path.count("/") == 1:
+        return "/"
+    return request_path[: request_path.rindex("/")]

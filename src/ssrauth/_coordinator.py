@@ -1,0 +1,189 @@
+"""Refresh coordination: one provider call per refresh token, its result kept for late requests,
+and sign-out tombstones that no in-flight refresh can outrun.
+
+:class:`RefreshCoordinator` is the contract; :class:`LocalCoordinator` keeps everything in this
+process (threads and asyncio tasks). Cross-process coordinators (SQLite, Redis) implement the
+same contract. Keys are SHA-256 digests of the *old* refresh token, never the token.
+"""
+
+from __future__ import annotations
+
+import enum
+import threading
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Protocol, TypeVar
+
+from ._clock import Clock
+from ._errors import ProviderRejected
+from ._singleflight import SingleFlight
+from ._tokens import TokenSet
+
+__all__ = [
+    "DEFAULT_GRACE_PERIOD",
+    "LocalCoordinator",
+    "RefreshCoordinator",
+    "RefreshSource",
+    "Refreshed",
+    "SessionRevoked",
+]
+
+#: Cognito keeps a rotated refresh token usable for at most 60 s (RetryGracePeriodSeconds); a tab
+#: that missed the Set-Cookie comes back within that window in practice, so we keep results as long.
+DEFAULT_GRACE_PERIOD = 60.0
+#: A sign-out tombstone must outlive any refresh still in flight and any stale copy of the cookies
+#: still on its way; a day is far beyond both and costs ~100 bytes per sign-out.
+DEFAULT_TOMBSTONE_TTL = 86_400.0
+#: Followers wait this long for the leader's provider call (the provider timeout is 5 s).
+DEFAULT_WAIT_TIMEOUT = 10.0
+
+
+class RefreshSource(enum.Enum):
+    PROVIDER = "provider"  # this request made the provider call
+    COALESCED = "coalesced"  # another request was making it; we waited for its result
+    GRACE = "grace"  # it was already made; we reused the stored result
+
+
+@dataclass(frozen=True, slots=True)
+class Refreshed:
+    tokens: TokenSet
+    source: RefreshSource
+
+
+class SessionRevoked(ProviderRejected):
+    """The session was signed out; a refresh of its token must not bring it back."""
+
+    def __init__(self) -> None:
+        super().__init__("the session was signed out", "SignedOut")
+
+
+class RefreshCoordinator(Protocol):
+    def refresh(self, key: bytes, call: Callable[[], TokenSet]) -> Refreshed:
+        """Run ``call`` unless another request did or does for ``key``; share its outcome.
+
+        Raises :class:`ProviderRejected` (shared and remembered for the grace window),
+        :class:`SessionRevoked` after a sign-out, or ``ProviderUnavailable`` (shared, not kept).
+        """
+        ...
+
+    async def arefresh(self, key: bytes, call: Callable[[], Awaitable[TokenSet]]) -> Refreshed:
+        ...
+
+    def revoke(self, key: bytes) -> None:
+        """Tombstone ``key``: stored and in-flight results for it are thrown away."""
+        ...
+
+    async def arevoke(self, key: bytes) -> None:
+        ...
+
+    def is_revoked(self, key: bytes) -> bool:
+        """Whether ``key`` was signed out (checked before any response re-writes a session)."""
+        ...
+
+
+class LocalCoordinator:
+    """Single flight + grace window + tombstones for one process."""
+
+    def __init__(
+        self,
+        *,
+        clock: Clock,
+        grace_period: float = DEFAULT_GRACE_PERIOD,
+        tombstone_ttl: float = DEFAULT_TOMBSTONE_TTL,
+        wait_timeout: float = DEFAULT_WAIT_TIMEOUT,
+    ) -> None:
+        self._clock = clock
+        self.grace_period = grace_period
+        self.tombstone_ttl = tombstone_ttl
+        self._flights: SingleFlight[Refreshed] = SingleFlight(wait_timeout)
+        self._lock = threading.Lock()
+        # Insertion order is expiry order (one TTL per dict), so purging pops from the front.
+        self._settled: dict[bytes, tuple[float, TokenSet | ProviderRejected]] = {}
+        self._tombstones: dict[bytes, tuple[float, None]] = {}
+
+    def refresh(self, key: bytes, call: Callable[[], TokenSet]) -> Refreshed:
+        def lead() -> Refreshed:
+            stored = self._recall(key)
+            if stored is not None:
+                return stored
+            try:
+                tokens = call()
+            except ProviderRejected as error:
+                raise self._settle(key, error) from None
+            return self._settle_tokens(key, tokens)
+
+        return self._followed(*self._flights.run(key, lead))
+
+    async def arefresh(self, key: bytes, call: Callable[[], Awaitable[TokenSet]]) -> Refreshed:
+        async def lead() -> Refreshed:
+            stored = self._recall(key)
+            if stored is not None:
+                return stored
+            try:
+                tokens = await call()
+            except ProviderRejected as error:
+                raise self._settle(key, error) from None
+            return self._settle_tokens(key, tokens)
+
+        return self._followed(*await self._flights.arun(key, lead))
+
+    def revoke(self, key: bytes) -> None:
+        now = self._clock.now()
+        with self._lock:
+            self._settled.pop(key, None)
+            self._tombstones.pop(key, None)
+            self._tombstones[key] = (now + self.tombstone_ttl, None)
+            _purge(self._tombstones, now)
+
+    async def arevoke(self, key: bytes) -> None:
+        self.revoke(key)
+
+    def is_revoked(self, key: bytes) -> bool:
+        return self._tombstones.get(key, _NEVER)[0] > self._clock.now()
+
+    @staticmethod
+    def _followed(result: Refreshed, ran: bool) -> Refreshed:
+        return result if ran else Refreshed(result.tokens, RefreshSource.COALESCED)
+
+    def _recall(self, key: bytes) -> Refreshed | None:
+        now = self._clock.now()
+        with self._lock:
+            if self._tombstones.get(key, _NEVER)[0] > now:
+                raise SessionRevoked()
+            entry = self._settled.get(key)
+        if entry is None or entry[0] <= now:
+            return None
+        if isinstance(entry[1], ProviderRejected):
+            raise entry[1]
+        return Refreshed(entry[1], RefreshSource.GRACE)
+
+    def _settle(self, key: bytes, outcome: ProviderRejected) -> ProviderRejected:
+        self._store(key, outcome)
+        return outcome
+
+    def _settle_tokens(self, key: bytes, tokens: TokenSet) -> Refreshed:
+        self._store(key, tokens)
+        return Refreshed(tokens, RefreshSource.PROVIDER)
+
+    def _store(self, key: bytes, outcome: TokenSet | ProviderRejected) -> None:
+        now = self._clock.now()
+        with self._lock:
+            if self._tombstones.get(key, _NEVER)[0] > now:
+                # Signed out while the provider call was in flight: its tokens must not be used.
+                raise SessionRevoked()
+            self._settled.pop(key, None)
+            self._settled[key] = (now + self.grace_period, outcome)
+            _purge(self._settled, now)
+
+
+_NEVER = (0.0, None)
+_Payload = TypeVar("_Payload")
+
+
+def _purge(entries: dict[bytes, tuple[float, _Payload]], now: float) -> None:
+    """Drop expired entries from the front (insertion order is expiry order)."""
+    while entries:
+        first = next(iter(entries))
+        if entries[first][0] > now:
+            return
+        del entries[first]

@@ -1,0 +1,80 @@
+"""Counters and hooks for what the refresh machinery does, so tests, dashboards and logs see it.
+
+Every event is counted, logged at a level that matches how much an operator should care, and
+passed to subscribers (e.g. a Prometheus or StatsD bridge of the app's own).
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import threading
+from collections import Counter
+from collections.abc import Callable, Mapping
+from typing import Any
+
+__all__ = ["Event", "Events"]
+
+logger = logging.getLogger("ssrauth")
+
+
+class Event(enum.Enum):
+    REFRESH_STARTED = "refresh_started"  # this request calls the provider
+    REFRESH_COALESCED = "refresh_coalesced"  # waited for another request's call
+    REFRESH_REUSED = "refresh_reused"  # a stored result from the grace window
+    REFRESH_SUCCEEDED = "refresh_succeeded"
+    REFRESH_REJECTED = "refresh_rejected"  # provider said no: session cleared
+    PROVIDER_UNAVAILABLE = "provider_unavailable"  # cookies kept
+    DUPLICATES_SEEN = "duplicates_seen"  # a request carried the same auth cookie twice
+    COOKIES_DELETED = "cookies_deleted"  # deletion Set-Cookie lines sent
+    COOKIES_WRITTEN = "cookies_written"
+    TOKEN_INVALID = "token_invalid"  # a token failed verification
+    SIGNED_IN = "signed_in"
+    SIGNED_OUT = "signed_out"
+    BAD_REQUEST = "bad_request"  # unreadable or oversized cookie input
+    JWKS_FETCHED = "jwks_fetched"
+
+
+_LEVELS = {
+    Event.REFRESH_REJECTED: logging.INFO,
+    Event.PROVIDER_UNAVAILABLE: logging.WARNING,
+    Event.DUPLICATES_SEEN: logging.WARNING,
+    Event.TOKEN_INVALID: logging.INFO,
+    Event.BAD_REQUEST: logging.WARNING,
+    Event.SIGNED_IN: logging.INFO,
+    Event.SIGNED_OUT: logging.INFO,
+    Event.REFRESH_STARTED: logging.INFO,
+    Event.JWKS_FETCHED: logging.INFO,
+}
+
+Listener = Callable[[Event, int, Mapping[str, Any]], None]
+
+
+class Events:
+    """Thread-safe counters plus subscribers. One instance per :class:`SessionManager`."""
+
+    def __init__(self) -> None:
+        self._counts: Counter[Event] = Counter()
+        self._lock = threading.Lock()
+        self._listeners: list[Listener] = []
+
+    def emit(self, event: Event, count: int = 1, **details: Any) -> None:
+        with self._lock:
+            self._counts[event] += count
+        level = _LEVELS.get(event, logging.DEBUG)
+        if logger.isEnabledFor(level):
+            extra = " ".join(f"{k}={v}" for k, v in details.items())
+            logger.log(level, "ssrauth %s x%d %s", event.value, count, extra)
+        for listener in self._listeners:
+            listener(event, count, details)
+
+    def subscribe(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    def count(self, event: Event) -> int:
+        return self._counts[event]
+
+    def snapshot(self) -> dict[str, int]:
+        """All counters by event name, zeros included (for a dashboard or a test assertion)."""
+        with self._lock:
+            return {event.value: self._counts[event] for event in Event}

@@ -1,0 +1,91 @@
+"""Amplify JS v6 cookie names: build them, and recognise ours among everything a browser sends.
+
+Names follow Amplify's TokenStore (``CognitoIdentityServiceProvider.<clientId>.LastAuthUser`` and
+``CognitoIdentityServiceProvider.<clientId>.<username>.<field>``), percent-encoded by js-cookie.
+Pure; see docs/amplify-compat.md for the sources.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import unquote
+
+from ._cookies import encode_name
+
+__all__ = [
+    "DEVICE_FIELDS",
+    "KNOWN_FIELDS",
+    "LAST_AUTH_USER",
+    "PREFIX",
+    "SESSION_FIELDS",
+    "AmplifyKeys",
+    "AuthCookieName",
+]
+
+PREFIX = "CognitoIdentityServiceProvider"
+LAST_AUTH_USER = "LastAuthUser"
+
+#: What Amplify's ``clearTokens`` removes on sign-out or a rejected refresh, so what we clear too.
+SESSION_FIELDS: tuple[str, ...] = (
+    "accessToken",
+    "idToken",
+    "refreshToken",
+    "clockDrift",
+    "signInDetails",
+    "oauthMetadata",
+)
+#: Remembered-device keys. Amplify keeps them across sign-out (``clearDeviceMetadata`` is separate),
+#: so a user is not asked to confirm the device again; we never delete them either.
+DEVICE_FIELDS: tuple[str, ...] = ("deviceKey", "deviceGroupKey", "randomPasswordKey")
+KNOWN_FIELDS: frozenset[str] = frozenset(SESSION_FIELDS + DEVICE_FIELDS + ("oidcProvider",))
+
+#: Amplify's ``getLastAuthUser`` falls back to this literal when the LastAuthUser cookie is absent.
+FALLBACK_USERNAME = "username"
+
+
+@dataclass(frozen=True, slots=True)
+class AuthCookieName:
+    """A recognised auth cookie name. ``username is None`` for the LastAuthUser cookie."""
+
+    username: str | None
+    field: str
+
+
+class AmplifyKeys:
+    """The cookie-name family of one user-pool client id.
+
+    Everything outside ``CognitoIdentityServiceProvider.<our client id>.`` is not ours: another
+    client id, another app, analytics. :meth:`classify` answers ``None`` for those and the rest of
+    ssrauth never reads, rewrites or deletes them.
+    """
+
+    __slots__ = ("_prefix", "client_id", "last_auth_user_name")
+
+    def __init__(self, client_id: str) -> None:
+        if not client_id or "." in client_id:
+            raise ValueError(f"not a Cognito app client id: {client_id!r}")
+        self.client_id = client_id
+        self._prefix = f"{PREFIX}.{client_id}."
+        self.last_auth_user_name = encode_name(self._prefix + LAST_AUTH_USER)
+
+    def name(self, username: str, field: str) -> str:
+        """The cookie name as Amplify writes it (``@`` in an email username becomes ``%40``)."""
+        return encode_name(f"{self._prefix}{username}.{field}")
+
+    def classify(self, raw_name: str) -> AuthCookieName | None:
+        """Recognise one of our names, whether the writer percent-encoded it or not."""
+        # Cheap reject first: nearly every cookie on a request is not ours. The prefix has no
+        # character js-cookie encodes, so only a name with "%" can still turn out to be ours.
+        if not raw_name.startswith(self._prefix) and "%" not in raw_name:
+            return None
+        name = unquote(raw_name) if "%" in raw_name else raw_name
+        if not name.startswith(self._prefix):
+            return None
+        rest = name[len(self._prefix) :]
+        if rest == LAST_AUTH_USER:
+            return AuthCookieName(None, LAST_AUTH_USER)
+        # Usernames may contain dots (e-mail addresses); the field is always the last segment.
+        username, dot, field = rest.rpartition(".")
+        if not dot or not username or not field:
+            return None
+        return AuthCookieName(username, field)

@@ -1,0 +1,383 @@
+"""The session manager: runs the pure decision core, does the I/O it asks for (JWKS, provider,
+coordinator), and hands adapters a :class:`RequestAuth` per request.
+
+Each flow (load, sign-in, sign-out) is written once as a protocol of steps (see ``_drive``) and
+run by a blocking face (WSGI, Django, threads) and an async face (ASGI).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+
+from ._clock import Clock, SystemClock
+from ._cognito import CognitoProvider, SignInResult
+from ._config import CognitoConfig
+from ._cookies import COOKIE_SIZE_LIMIT, parse_set_cookie_target, render_set_cookie
+from ._coordinator import LocalCoordinator, RefreshCoordinator, Refreshed, RefreshSource
+from ._drive import Steps, adrive, drive
+from ._errors import ProviderError, ProviderRejected, ProviderUnavailable
+from ._events import Event, Events
+from ._jwks import JwksSource
+from ._keys import AmplifyKeys
+from ._plan import RequestTarget
+from ._session import Decision, Outcome, Session, SessionRules, State
+from ._tokens import InvalidToken, JwkSet, TokenSet, TokenVerifier, token_digest
+
+__all__ = ["RequestAuth", "SessionManager"]
+
+logger = logging.getLogger("ssrauth")
+
+#: A Cookie header beyond this is not a browser's (Chrome caps a request's cookies near 8 KiB of
+#: header with 180 cookies of 4 KiB at most, nginx refuses over 8 KiB by default); we do not parse
+#: it, log once per request, and serve the request as anonymous without touching any cookie.
+MAX_COOKIE_HEADER = 64 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class _FetchJwks:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class _Refresh:
+    refresh_token: str
+    username: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class _SignIn:
+    username: str
+    password: str
+
+
+@dataclass(frozen=True, slots=True)
+class _SignOut:
+    refresh_token: str
+
+
+@dataclass(frozen=True, slots=True)
+class _GlobalSignOut:
+    access_token: str
+
+
+_Step = _FetchJwks | _Refresh | _SignIn | _SignOut | _GlobalSignOut
+
+
+class SessionManager:
+    """One per application: configuration, provider, coordinator, key cache and counters."""
+
+    def __init__(
+        self,
+        config: CognitoConfig,
+        *,
+        provider: CognitoProvider | None = None,
+        coordinator: RefreshCoordinator | None = None,
+        clock: Clock | None = None,
+        events: Events | None = None,
+    ) -> None:
+        self.config = config
+        self.clock: Clock = clock or SystemClock()
+        self.events = events or Events()
+        self.provider = provider or CognitoProvider(config)
+        self.coordinator: RefreshCoordinator = coordinator or LocalCoordinator(clock=self.clock)
+        self.jwks = JwksSource(config.jwks_url, clock=self.clock, timeout=config.timeout)
+        self.keys = AmplifyKeys(config.client_id)
+        self.rules = SessionRules(
+            keys=self.keys,
+            verifier=TokenVerifier(issuer=config.issuer, client_id=config.client_id),
+            policy=config.cookie_policy,
+            refresh_margin=config.refresh_margin,
+        )
+
+    # -- faces ---------------------------------------------------------------------------------
+
+    def load(self, cookie_header: str, path: str, host: str) -> RequestAuth:
+        """Read (and if needed refresh) the session of one request. Never raises on bad input."""
+        target = RequestTarget(path or "/", host)
+        outcome, unavailable, decision = drive(self._load(cookie_header, target), self._do)
+        return RequestAuth(self, decision, outcome, unavailable)
+
+    async def aload(self, cookie_header: str, path: str, host: str) -> RequestAuth:
+        target = RequestTarget(path or "/", host)
+        outcome, unavailable, decision = await adrive(self._load(cookie_header, target), self._ado)
+        return RequestAuth(self, decision, outcome, unavailable)
+
+    # -- protocols -----------------------------------------------------------------------------
+
+    def _load(
+        self, cookie_header: str, target: RequestTarget
+    ) -> Steps[_Step, tuple[Outcome, ProviderUnavailable | None, Decision]]:
+        if len(cookie_header) > MAX_COOKIE_HEADER:
+            self.events.emit(Event.BAD_REQUEST, reason="cookie header too large",
+                             size=len(cookie_header))
+            cookie_header = ""
+        decision = yield from self._decide(cookie_header, target)
+        if decision.duplicates:
+            self.events.emit(Event.DUPLICATES_SEEN, decision.duplicates, path=target.path)
+        if any(self.coordinator.is_revoked(token_digest(t)) for t in decision.refresh_tokens):
+            # A copy of a signed-out session (a tab whose request was in flight): it stays out.
+            return self.rules.clear(decision, "signed out"), None, decision
+        if decision.state is not State.NEEDS_REFRESH:
+            if decision.state is State.ANONYMOUS and decision.plan:
+                self.events.emit(Event.TOKEN_INVALID, reason=decision.reason)
+            return self.rules.keep(decision), None, decision
+        rejected: ProviderRejected | None = None
+        for refresh_token in decision.refresh_tokens:
+            try:
+                refreshed: Refreshed = yield _Refresh(refresh_token, _cognito_username(decision))
+            except ProviderRejected as error:
+                rejected = error
+                continue
+            except ProviderUnavailable as error:
+                self.events.emit(Event.PROVIDER_UNAVAILABLE, reason=str(error))
+                return self.rules.keep(decision), error, decision
+            self.events.emit(_SOURCE_EVENTS[refreshed.source])
+            jwks = yield from self._keys_for(refreshed.tokens)
+            try:
+                return self.rules.after_refresh(decision, refreshed.tokens, jwks,
+                                                self.clock.now()), None, decision
+            except InvalidToken as error:
+                # The provider's own tokens fail our checks: a configuration error (issuer,
+                # client id, JWKS URL), not the user's fault. Keep their cookies.
+                logger.error("ssrauth: refreshed tokens do not verify: %s", error.reason)
+                failure = ProviderUnavailable(f"refreshed tokens do not verify: {error.reason}")
+                return self.rules.keep(decision), failure, decision
+        assert rejected is not None
+        self.events.emit(Event.REFRESH_REJECTED, reason=str(rejected))
+        return self.rules.clear(decision, f"refresh rejected: {rejected}"), None, decision
+
+    def _decide(self, cookie_header: str, target: RequestTarget) -> Steps[_Step, Decision]:
+        decision = self.rules.decide(cookie_header, target, self.jwks.current, self.clock.now())
+        if decision.unknown_kids and self.jwks.wants_fetch(decision.unknown_kids):
+            try:
+                jwks: JwkSet = yield _FetchJwks()
+            except ProviderUnavailable as error:
+                self.events.emit(Event.PROVIDER_UNAVAILABLE, reason=str(error))
+                return decision
+            decision = self.rules.decide(cookie_header, target, jwks, self.clock.now())
+        return decision
+
+    def _keys_for(self, tokens: TokenSet) -> Steps[_Step, JwkSet]:
+        """The key set, refetched if brand-new tokens name a key we do not have yet."""
+        jwks = self.jwks.current
+        kids = _kids(tokens)
+        if kids - jwks.keys.keys() and self.jwks.wants_fetch(kids):
+            try:
+                jwks = yield _FetchJwks()
+            except ProviderUnavailable as error:
+                self.events.emit(Event.PROVIDER_UNAVAILABLE, reason=str(error))
+        return jwks
+
+    def _sign_in(
+        self, auth: RequestAuth, username: str, password: str
+    ) -> Steps[_Step, Outcome]:
+        result: SignInResult = yield _SignIn(username, password)
+        jwks = yield from self._keys_for(result.tokens)
+        outcome = self.rules.after_sign_in(
+            auth.decision.family, auth.decision.target, result.username, result.tokens,
+            result.sign_in_details, jwks, self.clock.now(),
+        )
+        self.events.emit(Event.SIGNED_IN, username=result.username)
+        return outcome
+
+    def _sign_out(self, auth: RequestAuth, everywhere: bool) -> Steps[_Step, Outcome]:
+        refresh_tokens = list(auth.decision.refresh_tokens)
+        if auth.outcome.tokens is not None:
+            refresh_tokens.insert(0, auth.outcome.tokens.refresh_token)
+        for refresh_token in dict.fromkeys(refresh_tokens):
+            try:
+                yield _SignOut(refresh_token)
+            except ProviderError as error:
+                # Sign-out never fails for the user: the tombstone is already in place and the
+                # cookies go regardless; the provider-side revocation is best effort.
+                logger.warning("ssrauth: revoking the refresh token failed: %s", error)
+        session = auth.session
+        if everywhere and session is not None:
+            try:
+                yield _GlobalSignOut(session.access_token.raw)
+            except ProviderError as error:
+                logger.warning("ssrauth: global sign-out failed: %s", error)
+        self.events.emit(Event.SIGNED_OUT)
+        return self.rules.clear(auth.decision, "signed out")
+
+    # -- I/O -----------------------------------------------------------------------------------
+
+    def _do(self, step: _Step) -> Any:
+        match step:
+            case _FetchJwks():
+                return self._fetched(self.jwks.fetch())
+            case _Refresh(refresh_token, username):
+
+                def call() -> TokenSet:
+                    self.events.emit(Event.REFRESH_STARTED)  # runs in the leader only
+                    return self.provider.refresh(refresh_token, username)
+
+                return self.coordinator.refresh(token_digest(refresh_token), call)
+            case _SignIn(username, password):
+                return self.provider.sign_in(username, password)
+            case _SignOut(refresh_token):
+                self.coordinator.revoke(token_digest(refresh_token))
+                return self.provider.revoke(refresh_token)
+            case _GlobalSignOut(access_token):
+                return self.provider.global_sign_out(access_token)
+
+    async def _ado(self, step: _Step) -> Any:
+        match step:
+            case _FetchJwks():
+                return self._fetched(await self.jwks.afetch())
+            case _Refresh(refresh_token, username):
+
+                async def acall() -> TokenSet:
+                    self.events.emit(Event.REFRESH_STARTED)  # runs in the leader only
+                    return await self.provider.arefresh(refresh_token, username)
+
+                return await self.coordinator.arefresh(token_digest(refresh_token), acall)
+            case _SignIn(username, password):
+                return await self.provider.asign_in(username, password)
+            case _SignOut(refresh_token):
+                await self.coordinator.arevoke(token_digest(refresh_token))
+                return await self.provider.arevoke(refresh_token)
+            case _GlobalSignOut(access_token):
+                return await self.provider.aglobal_sign_out(access_token)
+
+    def _fetched(self, jwks: JwkSet) -> JwkSet:
+        self.events.emit(Event.JWKS_FETCHED, keys=len(jwks.keys))
+        return jwks
+
+
+_SOURCE_EVENTS = {
+    RefreshSource.PROVIDER: Event.REFRESH_SUCCEEDED,
+    RefreshSource.COALESCED: Event.REFRESH_COALESCED,
+    RefreshSource.GRACE: Event.REFRESH_REUSED,
+}
+
+
+def _cognito_username(decision: Decision) -> str | None:
+    """SECRET_HASH on refresh needs Cognito's own username (not an alias the user typed)."""
+    if decision.session is not None:
+        return decision.session.access_token.username
+    return decision.username
+
+
+def _kids(tokens: TokenSet) -> frozenset[str]:
+    kids = set()
+    for token in (tokens.access_token, tokens.id_token):
+        if token is None:
+            continue
+        try:
+            kid = jwt.get_unverified_header(token).get("kid")
+        except jwt.PyJWTError:
+            continue
+        if isinstance(kid, str):
+            kids.add(kid)
+    return frozenset(kids)
+
+
+class RequestAuth:
+    """The auth state of one request, attached to it by the adapters.
+
+    Read ``session`` (or ``user``); call :meth:`sign_in` / :meth:`sign_out` from a handler; the
+    adapter turns the final outcome into Set-Cookie lines with :meth:`set_cookie_headers`.
+    """
+
+    __slots__ = ("decision", "manager", "outcome", "unavailable")
+
+    def __init__(
+        self,
+        manager: SessionManager,
+        decision: Decision,
+        outcome: Outcome,
+        unavailable: ProviderUnavailable | None,
+    ) -> None:
+        self.manager = manager
+        self.decision = decision
+        self.outcome = outcome
+        #: Set when the provider could not be reached for a needed refresh: the request is
+        #: served as anonymous (or with a still-valid token) and no cookie was deleted.
+        self.unavailable = unavailable
+
+    @property
+    def session(self) -> Session | None:
+        return self.outcome.session
+
+    @property
+    def is_authenticated(self) -> bool:
+        return self.outcome.session is not None
+
+    def sign_in(self, username: str, password: str) -> Session:
+        """Password sign-in (USER_PASSWORD_AUTH); the response will carry the new cookies.
+
+        Raises ``ProviderRejected`` for wrong credentials, ``ProviderUnavailable`` when the
+        provider cannot be reached and ``SignInChallenge`` when Cognito wants another step.
+        """
+        return self._adopt(drive(self.manager._sign_in(self, username, password),
+                                 self.manager._do))
+
+    async def asign_in(self, username: str, password: str) -> Session:
+        return self._adopt(await adrive(self.manager._sign_in(self, username, password),
+                                        self.manager._ado))
+
+    def sign_out(self, *, everywhere: bool = False) -> None:
+        """Revoke the refresh token, tombstone it, delete every auth cookie variant.
+
+        ``everywhere=True`` also signs the user out on every device (Cognito GlobalSignOut).
+        """
+        self.outcome = drive(self.manager._sign_out(self, everywhere), self.manager._do)
+        self.unavailable = None
+
+    async def asign_out(self, *, everywhere: bool = False) -> None:
+        self.outcome = await adrive(self.manager._sign_out(self, everywhere), self.manager._ado)
+        self.unavailable = None
+
+    def _adopt(self, outcome: Outcome) -> Session:
+        self.outcome = outcome
+        self.unavailable = None
+        assert outcome.session is not None
+        return outcome.session
+
+    def set_cookie_headers(self, app_set_cookies: Iterable[str] = ()) -> list[str]:
+        """The Set-Cookie values to add to the response.
+
+        A cookie the application set itself (same name, domain and path) is left to it, so no
+        response carries two Set-Cookie lines for one cookie. A plan that re-writes a session
+        signed out meanwhile (sign-out in another tab while this request ran) becomes a clear.
+        """
+        outcome = self.outcome
+        writes = outcome.tokens is not None or any(c.value is not None for c in outcome.plan)
+        if writes and any(self.manager.coordinator.is_revoked(token_digest(t))
+                          for t in _written_refresh_tokens(self)):
+            outcome = self.outcome = self.manager.rules.clear(self.decision, "signed out")
+        if not outcome.plan:
+            return []
+        taken = {parse_set_cookie_target(h, self.decision.target.path) for h in app_set_cookies}
+        policy = self.manager.config.cookie_policy
+        lines = []
+        deleted = 0
+        for cookie in outcome.plan:
+            if cookie.target in taken:
+                continue
+            if cookie.value is None:
+                deleted += 1
+            elif len(cookie.name) + len(cookie.value) > COOKIE_SIZE_LIMIT:
+                logger.error("ssrauth: cookie %s is %d bytes; browsers drop cookies over %d",
+                             cookie.name, len(cookie.name) + len(cookie.value), COOKIE_SIZE_LIMIT)
+            lines.append(render_set_cookie(cookie, policy))
+        events = self.manager.events
+        if deleted:
+            events.emit(Event.COOKIES_DELETED, deleted)
+        if len(lines) > deleted:
+            events.emit(Event.COOKIES_WRITTEN, len(lines) - deleted)
+        return lines
+
+
+def _written_refresh_tokens(auth: RequestAuth) -> list[str]:
+    tokens = list(auth.decision.refresh_tokens)
+    if auth.outcome.tokens is not None:
+        tokens.append(auth.outcome.tokens.refresh_token)
+    return tokens
+

@@ -1,0 +1,397 @@
+"""Session decisions: from a Cookie header to "authenticated / needs refresh / anonymous" and the
+cookie plan that goes with each outcome. Pure: a header, a key set and a time go in; a decision
+comes out. Providers, coordinators and adapters act on it.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ._cookies import CookiePolicy, SetCookie, encode_value, parse_cookie_header
+from ._jar import CookieFamily, read_family
+from ._keys import LAST_AUTH_USER, SESSION_FIELDS, AmplifyKeys
+from ._plan import PlanBuilder, RequestTarget
+from ._tokens import (
+    InvalidToken,
+    JwkSet,
+    TokenSet,
+    TokenUse,
+    TokenVerifier,
+    UnknownSigningKey,
+    VerifiedToken,
+)
+
+__all__ = ["Decision", "Outcome", "Session", "SessionRules", "State"]
+
+#: Amplify refreshes when ``now + clockDrift + 5 s > exp`` (``isTokenExpired``): the same margin
+#: means the server and Amplify JS in the page agree on when a token is stale.
+DEFAULT_REFRESH_MARGIN = 5.0
+
+#: A clockDrift cookie beyond a day is garbage, not skew; ignore it rather than trust it.
+_MAX_DRIFT_MS = 86_400_000
+
+
+class State(enum.Enum):
+    AUTHENTICATED = "authenticated"
+    NEEDS_REFRESH = "needs_refresh"
+    ANONYMOUS = "anonymous"
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """A signed-in user, from tokens that verified."""
+
+    username: str
+    access_token: VerifiedToken
+    id_token: VerifiedToken | None
+
+    is_authenticated = True
+
+    @property
+    def claims(self) -> Mapping[str, Any]:
+        """The id token's claims (profile: email, groups…) or, without one, the access token's."""
+        return (self.id_token or self.access_token).claims
+
+    @property
+    def sub(self) -> str:
+        return str(self.access_token.claims.get("sub", ""))
+
+    @property
+    def expires_at(self) -> int:
+        return min(t.exp for t in (self.access_token, self.id_token) if t is not None)
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What one request's cookies say, before any I/O.
+
+    ``session`` may be set while ``state`` is NEEDS_REFRESH: the tokens are inside Amplify's
+    refresh margin but not expired, so the request can still be served if the provider is down.
+    ``plan`` is what to send if nothing else happens (tidying duplicates, or clearing a dead
+    session); later steps replace it.
+    """
+
+    state: State
+    session: Session | None
+    username: str | None
+    refresh_tokens: tuple[str, ...]
+    plan: tuple[SetCookie, ...]
+    reason: str
+    family: CookieFamily
+    target: RequestTarget
+    unknown_kids: frozenset[str] = frozenset()
+    duplicates: int = 0
+    sign_in_details: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """The final word for one response: who the user is and which Set-Cookie lines to send."""
+
+    session: Session | None
+    plan: tuple[SetCookie, ...]
+    reason: str
+    #: The tokens just written (sign-in or refresh), so a sign-out in the same request can
+    #: revoke the newest refresh token too.
+    tokens: TokenSet | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Pick:
+    token: VerifiedToken | None
+    index: int | None
+    problems: tuple[str, ...]
+    unknown_kids: frozenset[str]
+
+
+class SessionRules:
+    """The decision core for one app client: verification rules, cookie names and policy."""
+
+    def __init__(
+        self,
+        *,
+        keys: AmplifyKeys,
+        verifier: TokenVerifier,
+        policy: CookiePolicy,
+        refresh_margin: float = DEFAULT_REFRESH_MARGIN,
+    ) -> None:
+        self.keys = keys
+        self.verifier = verifier
+        self.policy = policy
+        self.refresh_margin = refresh_margin
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def decide(
+        self, cookie_header: str, target: RequestTarget, jwks: JwkSet, now: float
+    ) -> Decision:
+        family = read_family(parse_cookie_header(cookie_header), self.keys)
+        duplicates = len(family.duplicated())
+        if family.is_empty:
+            return Decision(State.ANONYMOUS, None, None, (), (), "no auth cookies", family, target)
+
+        username, access = self._pick_user(family, jwks)
+        id_pick = self._pick(family.values(username, "idToken"), "id", jwks, access.token)
+        unknown = access.unknown_kids | id_pick.unknown_kids
+        aligned = _Alignment(access.index, len(family.values(username, "accessToken")))
+        refresh_tokens = tuple(_aligned_first(family.values(username, "refreshToken"), aligned))
+        drift_ms = _parse_drift(_aligned_value(family.values(username, "clockDrift"), aligned))
+        details = _aligned_value(family.values(username, "signInDetails"), aligned)
+        tidy = self._tidy_plan(family, target, username, aligned, rewritten=())
+
+        def decision(state: State, session: Session | None, plan: tuple[SetCookie, ...],
+                     reason: str) -> Decision:
+            return Decision(state, session, username, refresh_tokens, plan, reason, family,
+                            target, unknown, duplicates, details)
+
+        token = access.token
+        id_broken = id_pick.token is None and bool(id_pick.problems)
+        hard_valid = (
+            token is not None
+            and token.exp > now
+            and (id_pick.token is None or id_pick.token.exp > now)
+        )
+        session = Session(username, token, id_pick.token) if hard_valid and token else None
+        stale_at = now * 1000 + drift_ms + self.refresh_margin * 1000
+        expiring = token is None or id_broken or any(
+            t.exp * 1000 < stale_at for t in (token, id_pick.token) if t is not None
+        )
+        if not expiring:
+            return decision(State.AUTHENTICATED, session, tidy, "valid tokens")
+        reason = "; ".join(access.problems + id_pick.problems) or "tokens expire"
+        if refresh_tokens:
+            return decision(State.NEEDS_REFRESH, session, tidy, reason)
+        if session is not None:
+            return decision(State.AUTHENTICATED, session, tidy, "valid, no refresh token")
+        if unknown:
+            # We could not judge the tokens (JWKS out of reach): never log out on our own failure.
+            return decision(State.ANONYMOUS, None, (), reason)
+        return decision(State.ANONYMOUS, None, self._clear_plan(family, target),
+                        f"{reason}; no refresh token")
+
+    def _pick_user(self, family: CookieFamily, jwks: JwkSet) -> tuple[str, _Pick]:
+        """The user whose access token verifies freshest; LastAuthUser decides ties."""
+        users = family.last_auth_users()
+        picks = [(u, self._pick(family.values(u, "accessToken"), "access", jwks, None))
+                 for u in users]
+        valid = [(u, p) for u, p in picks if p.token is not None]
+        if valid:
+            return max(valid, key=lambda up: _freshness(up[1].token))
+        return picks[0]
+
+    def _pick(
+        self,
+        values: Sequence[str],
+        use: TokenUse,
+        jwks: JwkSet,
+        partner: VerifiedToken | None,
+    ) -> _Pick:
+        """Among duplicate copies, the freshest that verifies (and belongs with ``partner``).
+
+        Header order is no guide (RFC 6265 §5.4 sorts by path length, then age), so every copy
+        is verified; the cache keeps that cheap.
+        """
+        best: VerifiedToken | None = None
+        best_index: int | None = None
+        problems: list[str] = []
+        unknown: set[str] = set()
+        for index, value in enumerate(values):
+            try:
+                token = self.verifier.verify(value, use, jwks)
+            except UnknownSigningKey as error:
+                unknown.add(error.kid)
+                problems.append(error.reason)
+                continue
+            except InvalidToken as error:
+                problems.append(error.reason)
+                continue
+            if partner is not None and token.claims.get("sub") != partner.claims.get("sub"):
+                problems.append("id token belongs to another user")
+                continue
+            if best is None or _freshness(token) > _freshness(best):
+                best, best_index = token, index
+        if best is not None:
+            problems = []
+        return _Pick(best, best_index, tuple(dict.fromkeys(problems)), frozenset(unknown))
+
+    # -- outcomes after I/O ----------------------------------------------------------------------
+
+    def keep(self, decision: Decision) -> Outcome:
+        """Nothing was refreshed (not needed, or the provider is unavailable): tidy only."""
+        return Outcome(decision.session, decision.plan, decision.reason)
+
+    def after_refresh(
+        self, decision: Decision, tokens: TokenSet, jwks: JwkSet, now: float
+    ) -> Outcome:
+        """New tokens from the provider (or from a sibling request's refresh): write them."""
+        assert decision.username is not None
+        return self._establish(decision.family, decision.target, decision.username, tokens,
+                               decision.sign_in_details, jwks, now, "refreshed")
+
+    def after_sign_in(
+        self,
+        family: CookieFamily,
+        target: RequestTarget,
+        username: str,
+        tokens: TokenSet,
+        sign_in_details: str | None,
+        jwks: JwkSet,
+        now: float,
+    ) -> Outcome:
+        """A password sign-in succeeded: write its tokens, remove any other user's family."""
+        return self._establish(family, target, username, tokens, sign_in_details, jwks, now,
+                               "signed in")
+
+    def clear(self, decision: Decision, reason: str) -> Outcome:
+        """The session is over (rejected refresh, sign-out): delete every variant, once."""
+        plan = self._clear_plan(decision.family, decision.target)
+        return Outcome(None, plan, reason)
+
+    def _establish(
+        self,
+        family: CookieFamily,
+        target: RequestTarget,
+        username: str,
+        tokens: TokenSet,
+        sign_in_details: str | None,
+        jwks: JwkSet,
+        now: float,
+        reason: str,
+    ) -> Outcome:
+        access = self.verifier.verify(tokens.access_token, "access", jwks)
+        id_token = (self.verifier.verify(tokens.id_token, "id", jwks)
+                    if tokens.id_token is not None else None)
+        builder = PlanBuilder(target, self.policy)
+        written = {LAST_AUTH_USER: username, "accessToken": tokens.access_token,
+                   "refreshToken": tokens.refresh_token,
+                   # Amplify's clockDrift: issuer time minus our time, in ms, at storage time.
+                   "clockDrift": str(access.iat * 1000 - int(now * 1000))}
+        if tokens.id_token is not None:
+            written["idToken"] = tokens.id_token
+        if sign_in_details is not None:
+            written["signInDetails"] = sign_in_details
+        for field, value in written.items():
+            owner = None if field == LAST_AUTH_USER else username
+            canonical = self._name(owner, field)
+            for raw in family.raw_names(owner, field):
+                if raw != canonical:
+                    builder.delete_everywhere(raw)
+            builder.write(canonical, encode_value(value))
+        if tokens.id_token is None:
+            for raw in family.raw_names(username, "idToken"):
+                builder.delete_everywhere(raw)
+        self._tidy(builder, family, username, _NO_ALIGNMENT, rewritten=tuple(written))
+        session = Session(username, access, id_token)
+        return Outcome(session, builder.build(), reason, tokens)
+
+    # -- plans -----------------------------------------------------------------------------------
+
+    def _name(self, username: str | None, field: str) -> str:
+        if username is None:
+            return self.keys.last_auth_user_name
+        return self.keys.name(username, field)
+
+    def _tidy_plan(
+        self,
+        family: CookieFamily,
+        target: RequestTarget,
+        username: str,
+        aligned: _Alignment,
+        rewritten: tuple[str, ...],
+    ) -> tuple[SetCookie, ...]:
+        builder = PlanBuilder(target, self.policy)
+        self._tidy(builder, family, username, aligned, rewritten)
+        return builder.build()
+
+    def _tidy(
+        self,
+        builder: PlanBuilder,
+        family: CookieFamily,
+        username: str,
+        aligned: _Alignment,
+        rewritten: tuple[str, ...],
+    ) -> None:
+        """Heal what the browser holds without changing the session it means.
+
+        * another user's session fields (a stale family left by an earlier sign-in) are deleted;
+        * a field sent twice, or under a non-canonical spelling, is rewritten once canonically
+          (the copy that goes with the winning access token) and every other variant deleted.
+        """
+        groups = dict.fromkeys((c.username, c.field) for c in family.copies)
+        duplicated = set(family.duplicated())
+        for owner, field in groups:
+            if owner is not None and owner != username:
+                if field in SESSION_FIELDS:
+                    for raw in family.raw_names(owner, field):
+                        builder.delete_everywhere(raw)
+                continue
+            if field in rewritten:
+                continue
+            canonical = self._name(owner, field)
+            raws = family.raw_names(owner, field)
+            if (owner, field) not in duplicated and raws == [canonical]:
+                continue
+            if owner is None:
+                value: str | None = username
+            else:
+                value = _aligned_value(family.values(owner, field), aligned)
+            for raw in raws:
+                if raw != canonical:
+                    builder.delete_everywhere(raw)
+            if value is not None:
+                builder.write(canonical, encode_value(value))
+
+    def _clear_plan(self, family: CookieFamily, target: RequestTarget) -> tuple[SetCookie, ...]:
+        builder = PlanBuilder(target, self.policy)
+        # Only names the browser sent: a cookie it did not send cannot path- or domain-match
+        # this request, so no variant of it is reachable (or harmful) from here.
+        for copy in family.copies:
+            if copy.field in SESSION_FIELDS or copy.field == LAST_AUTH_USER:
+                builder.delete_everywhere(copy.raw_name)
+        return builder.build()
+
+
+def _freshness(token: VerifiedToken | None) -> tuple[int, int]:
+    return (token.iat, token.exp) if token is not None else (-1, -1)
+
+
+@dataclass(frozen=True, slots=True)
+class _Alignment:
+    """Where the winning access token sat among its copies, and how many copies there were."""
+
+    index: int | None
+    copies: int
+
+
+_NO_ALIGNMENT = _Alignment(None, 0)
+
+
+def _aligned_value(values: Sequence[str], aligned: _Alignment) -> str | None:
+    """The copy of a field that was written together with the winning access token."""
+    ordered = _aligned_first(values, aligned)
+    return ordered[0] if ordered else None
+
+
+def _aligned_first(values: Sequence[str], aligned: _Alignment) -> list[str]:
+    """Distinct values, the copy that belongs with the winning access token first.
+
+    A writer stores a user's fields together at one path, so when a field has as many copies as
+    the access token, the copy at the winner's position belongs with it. Otherwise header order
+    stands: the first copy is the one Amplify JS (js-cookie ``get``) reads in the browser.
+    """
+    ordered = list(values)
+    index = aligned.index
+    if index is not None and len(ordered) == aligned.copies and index > 0:
+        ordered.insert(0, ordered.pop(index))
+    return list(dict.fromkeys(ordered))
+
+
+def _parse_drift(value: str | None) -> int:
+    try:
+        drift = int(value) if value is not None else 0
+    except ValueError:
+        return 0
+    return drift if abs(drift) <= _MAX_DRIFT_MS else 0

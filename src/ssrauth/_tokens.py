@@ -1,0 +1,198 @@
+"""Token verification: RS256 against a JWKS, pinned claims, cached by digest. Pure (no I/O).
+
+Fetching the JWKS is the job of :mod:`ssrauth._jwks`; this module only checks a token against a
+key set it is handed, so the decision core can stay free of I/O and be tested with plain values.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import jwt
+from jwt.exceptions import PyJWTError
+
+__all__ = [
+    "InvalidToken",
+    "JwkSet",
+    "TokenSet",
+    "TokenUse",
+    "TokenVerifier",
+    "UnknownSigningKey",
+    "VerifiedToken",
+    "token_digest",
+]
+
+TokenUse = Literal["access", "id"]
+
+#: Cognito signs with RS256 only. Pinning the list is what defeats ``alg: none`` and the
+#: HS256-with-the-public-key confusion attack: PyJWT refuses any header ``alg`` not listed here.
+ALGORITHMS = ["RS256"]
+
+
+class InvalidToken(Exception):
+    """The token is not one we accept; ``reason`` is safe to log (it never contains the token)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class UnknownSigningKey(InvalidToken):
+    """Signed with a ``kid`` not in our JWKS: the pool may have rotated keys, so refetch once."""
+
+    def __init__(self, kid: str) -> None:
+        super().__init__(f"unknown signing key id {kid!r}")
+        self.kid = kid
+
+
+@dataclass(frozen=True, slots=True)
+class JwkSet:
+    """The RSA signing keys of a user pool, by ``kid``."""
+
+    keys: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_json(cls, document: Mapping[str, Any]) -> JwkSet:
+        """Keep the RSA signature keys of a JWKS document; skip anything else without failing."""
+        keys: dict[str, Any] = {}
+        if not isinstance(document, Mapping):
+            raise ValueError("JWKS document is not a JSON object")
+        entries = document.get("keys")
+        if not isinstance(entries, list):
+            raise ValueError("JWKS document has no 'keys' list")
+        for entry in entries:
+            if not isinstance(entry, dict) or entry.get("kty") != "RSA":
+                continue
+            if entry.get("use", "sig") != "sig" or entry.get("alg", "RS256") != "RS256":
+                continue
+            kid = entry.get("kid")
+            if not isinstance(kid, str):
+                continue
+            try:
+                keys[kid] = jwt.PyJWK(entry, algorithm="RS256").key
+            except PyJWTError:
+                continue
+        return cls(keys)
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedToken:
+    """A JWT whose signature, issuer, audience and ``token_use`` checked out.
+
+    ``exp`` is deliberately *not* part of verification (results are cached); callers compare it
+    with their clock on every use.
+    """
+
+    raw: str
+    claims: Mapping[str, Any]
+    token_use: TokenUse
+    exp: int
+    iat: int
+
+    @property
+    def username(self) -> str | None:
+        """Cognito's username claim: ``username`` on access, ``cognito:username`` on id tokens."""
+        value = self.claims.get("username", self.claims.get("cognito:username"))
+        return value if isinstance(value, str) else None
+
+
+@dataclass(frozen=True, slots=True)
+class TokenSet:
+    """What a sign-in or refresh returns. ``refresh_token`` is the one to keep from now on."""
+
+    access_token: str
+    id_token: str | None
+    refresh_token: str
+
+
+def token_digest(token: str) -> bytes:
+    """SHA-256 of a token: the cache and coordination key, so tokens themselves are never stored."""
+    return hashlib.sha256(token.encode("utf-8", "surrogateescape")).digest()
+
+
+class TokenVerifier:
+    """Verify Cognito access and id tokens; remember results by token digest.
+
+    A verification costs about 110 µs (one RSA signature check) and a page load sends the same
+    two tokens with every request, so positive and negative results are kept in a bounded cache
+    (``cache_size`` entries, oldest evicted first). A new key set empties the cache: a token
+    must verify against the keys the pool publishes now.
+    """
+
+    def __init__(self, *, issuer: str, client_id: str, cache_size: int = 4096) -> None:
+        self.issuer = issuer
+        self.client_id = client_id
+        self._cache_size = cache_size
+        self._cache: dict[tuple[bytes, str], VerifiedToken | InvalidToken] = {}
+        self._cache_keys: JwkSet | None = None
+        self._lock = threading.Lock()
+
+    def verify(self, token: str, token_use: TokenUse, keys: JwkSet) -> VerifiedToken:
+        """Return the verified token or raise :class:`InvalidToken` (never anything else)."""
+        if keys is not self._cache_keys:
+            with self._lock:
+                self._cache = {}
+                self._cache_keys = keys
+        cache_key = (token_digest(token), token_use)
+        cached = self._cache.get(cache_key)
+        if cached is None:
+            try:
+                cached = self._verify_uncached(token, token_use, keys)
+            except UnknownSigningKey:
+                raise  # Not cached: a JWKS refetch may make the same token verify.
+            except InvalidToken as error:
+                cached = error
+            self._remember(cache_key, cached)
+        if isinstance(cached, InvalidToken):
+            raise cached
+        return cached
+
+    def _remember(self, key: tuple[bytes, str], value: VerifiedToken | InvalidToken) -> None:
+        with self._lock:
+            if len(self._cache) >= self._cache_size:
+                self._cache.pop(next(iter(self._cache)))
+            self._cache[key] = value
+
+    def _verify_uncached(self, token: str, token_use: TokenUse, keys: JwkSet) -> VerifiedToken:
+        try:
+            header = jwt.get_unverified_header(token)
+        except PyJWTError as error:
+            raise InvalidToken(f"malformed token: {error}") from None
+        kid = header.get("kid")
+        if not isinstance(kid, str):
+            raise InvalidToken("token header has no kid")
+        if header.get("alg") not in ALGORITHMS:
+            raise InvalidToken(f"algorithm {header.get('alg')!r} is not allowed")
+        key = keys.keys.get(kid)
+        if key is None:
+            raise UnknownSigningKey(kid)
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                key,
+                algorithms=ALGORITHMS,
+                issuer=self.issuer,
+                audience=self.client_id if token_use == "id" else None,
+                options={
+                    "verify_exp": False,  # checked per use against the injected clock
+                    "verify_iat": False,
+                    "verify_nbf": False,
+                    "verify_aud": token_use == "id",
+                    "require": ["exp", "iat", "iss", "token_use"],
+                },
+            )
+        except PyJWTError as error:
+            raise InvalidToken(f"{token_use} token rejected: {error}") from None
+        if claims.get("token_use") != token_use:
+            raise InvalidToken(f"token_use is {claims.get('token_use')!r}, expected {token_use!r}")
+        # Access tokens carry no aud (Cognito docs): the app client is in client_id instead.
+        if token_use == "access" and claims.get("client_id") != self.client_id:
+            raise InvalidToken("access token was issued to another app client")
+        exp, iat = claims["exp"], claims["iat"]
+        if not isinstance(exp, int) or not isinstance(iat, int):
+            raise InvalidToken("exp and iat must be integers")
+        return VerifiedToken(raw=token, claims=claims, token_use=token_use, exp=exp, iat=iat)

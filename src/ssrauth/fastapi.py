@@ -1,0 +1,46 @@
+"""FastAPI dependencies on top of :class:`ssrauth.starlette.SsrAuthMiddleware`.
+
+``CurrentSession`` (``Session | None``), ``RequireUser`` (401 when anonymous, 503 with
+``Retry-After`` when the provider could not be reached to refresh) and ``Auth`` (the request's
+:class:`~ssrauth.RequestAuth`, for sign-in and sign-out).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+
+from ._manager import RequestAuth
+from ._session import Session
+from .starlette import get_auth
+
+__all__ = ["Auth", "CurrentSession", "RequireUser", "current_session", "require_user"]
+
+
+def request_auth(request: Request) -> RequestAuth:
+    return get_auth(request)
+
+
+def current_session(request: Request) -> Session | None:
+    return get_auth(request).session
+
+
+def require_user(request: Request) -> Session:
+    auth = get_auth(request)
+    if auth.session is not None:
+        return auth.session
+    if auth.unavailable is not None:
+        # The user may well be signed in; we could not ask. Not a 401: that would send the
+        # browser to a sign-in page for an outage.
+        raise HTTPException(
+            status_code=503,
+            detail="authentication provider unavailable, retry shortly",
+            headers={"Retry-After": str(auth.unavailable.retry_after)},
+        )
+    raise HTTPException(status_code=401, detail="sign-in required")
+
+
+Auth = Annotated[RequestAuth, Depends(request_auth)]
+CurrentSession = Annotated[Session | None, Depends(current_session)]
+RequireUser = Annotated[Session, Depends(require_user)]

@@ -1,0 +1,118 @@
+"""ASGI adapter: a plain ASGI middleware (Starlette, FastAPI, or any ASGI app).
+
+It translates only: headers in, :class:`~ssrauth.RequestAuth` onto the scope, Set-Cookie out.
+Every decision is made in the core. Follows Starlette's ``AuthenticationMiddleware`` convention,
+so ``request.user.is_authenticated`` and ``@requires("authenticated")`` work as usual.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from starlette.authentication import AuthCredentials, BaseUser, UnauthenticatedUser
+from starlette.requests import HTTPConnection
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ._manager import RequestAuth, SessionManager
+from ._session import Session
+
+__all__ = ["SessionUser", "SsrAuthMiddleware", "get_auth"]
+
+logger = logging.getLogger("ssrauth")
+
+SCOPE_KEY = "ssrauth"
+
+
+class SessionUser(BaseUser):
+    """``request.user`` for a signed-in request."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def display_name(self) -> str:
+        return self.session.username
+
+    @property
+    def identity(self) -> str:
+        return self.session.sub
+
+
+class SsrAuthMiddleware:
+    """Load the session before the app runs; add the cookie plan to the response."""
+
+    def __init__(self, app: ASGIApp, manager: SessionManager) -> None:
+        self.app = app
+        self.manager = manager
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        auth = await self.manager.aload(*_request_parts(scope))
+        _attach(scope, auth)
+        if scope["type"] == "websocket":
+            await self.app(scope, receive, send)  # no response headers to add on a websocket
+            return
+
+        async def send_with_cookies(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                _add_cookie_headers(message, scope[SCOPE_KEY])
+            await send(message)
+
+        await self.app(scope, receive, send_with_cookies)
+
+
+def get_auth(connection: HTTPConnection) -> RequestAuth:
+    """The request's :class:`RequestAuth` (for sign-in and sign-out in a handler)."""
+    auth = connection.scope.get(SCOPE_KEY)
+    if not isinstance(auth, RequestAuth):
+        raise RuntimeError("SsrAuthMiddleware is not installed on this application")
+    return auth
+
+
+def _request_parts(scope: Scope) -> tuple[str, str, str]:
+    cookies: list[str] = []
+    host = ""
+    for name, value in scope["headers"]:
+        if name == b"cookie":
+            # HTTP/2 and HTTP/3 may split cookies over several headers (RFC 9113 §8.2.3).
+            cookies.append(value.decode("latin-1"))
+        elif name == b"host":
+            host = value.decode("latin-1")
+    if not host and scope.get("server"):
+        host = str(scope["server"][0])
+    # Browsers path-match cookies against the path as sent, percent-escapes and all.
+    raw_path = scope.get("raw_path")
+    path = raw_path.decode("latin-1") if raw_path else scope.get("path", "/")
+    return "; ".join(cookies), path, host
+
+
+def _attach(scope: Scope, auth: RequestAuth) -> None:
+    scope[SCOPE_KEY] = auth
+    session = auth.session
+    if session is not None:
+        scope["user"] = SessionUser(session)
+        scope["auth"] = AuthCredentials(["authenticated"])
+    else:
+        scope["user"] = UnauthenticatedUser()
+        scope["auth"] = AuthCredentials()
+
+
+def _add_cookie_headers(message: Message, auth: RequestAuth) -> None:
+    headers: list[Any] = list(message.get("headers", []))
+    app_cookies = [v.decode("latin-1") for k, v in headers if k.lower() == b"set-cookie"]
+    lines = auth.set_cookie_headers(app_cookies)
+    if not lines:
+        return
+    # A response that sets auth cookies must never be stored by a shared cache and replayed to
+    # someone else: whatever the app said about caching, this one is no-store.
+    headers = [(k, v) for k, v in headers if k.lower() != b"cache-control"]
+    headers.append((b"cache-control", b"no-store"))
+    headers.extend((b"set-cookie", line.encode("latin-1")) for line in lines)
+    message["headers"] = headers

@@ -24,8 +24,11 @@ lint: $(VENV)/.test-installed
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy src
 
+# pytest exits 5 when it collected no test: an empty suite is a defect, so say so and fail.
 test: lint
-	$(BIN)/pytest
+	@$(BIN)/pytest; status=$$?; \
+	if [ $$status -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; \
+	exit $$status
 
 bench: $(VENV)/.test-installed
 	$(BIN)/python -m bench

@@ -36,6 +36,10 @@ class CookieFamily:
     def is_empty(self) -> bool:
         return not self.copies
 
+    @property
+    def raw_name_set(self) -> frozenset[str]:
+        return frozenset(c.raw_name for c in self.copies)
+
     def values(self, username: str | None, field: str) -> list[str]:
         """Every copy's value of one field, header order, repeats kept (order carries meaning)."""
         return [c.value for c in self.copies if c.username == username and c.field == field]

@@ -99,8 +99,14 @@ class PlanBuilder:
         self._entries: dict[tuple[str, str | None, str], SetCookie] = {}
 
     def write(self, name: str, value: str) -> None:
-        """Set the canonical copy and delete every other variant of ``name``."""
-        self.delete_everywhere(name)
+        """Set the canonical copy and delete every other variant of ``name``.
+
+        Variants are deleted only when the browser sent ``name`` on this request: a cookie it did
+        not send has no copy on any path or domain this request matches, and the deletions
+        could reach no other copy anyway.
+        """
+        if name in self._seen:
+            self.delete_everywhere(name)
         cookie = SetCookie(name, value, self.policy.path, self.policy.domain)
         self._entries[cookie.target] = cookie
 

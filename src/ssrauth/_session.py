@@ -264,7 +264,7 @@ class SessionRules:
         access = self.verifier.verify(tokens.access_token, "access", jwks)
         id_token = (self.verifier.verify(tokens.id_token, "id", jwks)
                     if tokens.id_token is not None else None)
-        builder = PlanBuilder(target, self.policy)
+        builder = PlanBuilder(target, self.policy, family.raw_name_set)
         written = {LAST_AUTH_USER: username, "accessToken": tokens.access_token,
                    "refreshToken": tokens.refresh_token,
                    # Amplify's clockDrift: issuer time minus our time, in ms, at storage time.
@@ -302,7 +302,7 @@ class SessionRules:
         aligned: _Alignment,
         rewritten: tuple[str, ...],
     ) -> tuple[SetCookie, ...]:
-        builder = PlanBuilder(target, self.policy)
+        builder = PlanBuilder(target, self.policy, family.raw_name_set)
         self._tidy(builder, family, username, aligned, rewritten)
         return builder.build()
 

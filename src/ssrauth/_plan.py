@@ -86,10 +86,13 @@ def _is_ip(hostname: str) -> bool:
 class PlanBuilder:
     """Collects writes and deletions, then yields one Set-Cookie per browser cookie identity."""
 
-    __slots__ = ("_domains", "_entries", "_paths", "policy")
+    __slots__ = ("_domains", "_entries", "_paths", "_seen", "policy")
 
-    def __init__(self, target: RequestTarget, policy: CookiePolicy) -> None:
+    def __init__(
+        self, target: RequestTarget, policy: CookiePolicy, seen: frozenset[str] = frozenset()
+    ) -> None:
         self.policy = policy
+        self._seen = seen
         self._paths = ancestor_paths(target.path)
         if policy.path not in self._paths:
             self._paths.append(policy.path)

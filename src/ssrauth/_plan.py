@@ -86,20 +86,28 @@ def _is_ip(hostname: str) -> bool:
 class PlanBuilder:
     """Collects writes and deletions, then yields one Set-Cookie per browser cookie identity."""
 
-    __slots__ = ("_domains", "_entries", "_paths", "_seen", "policy")
+    __slots__ = ("_entries", "_seen", "_target", "_variants", "policy")
 
     def __init__(
         self, target: RequestTarget, policy: CookiePolicy, seen: frozenset[str] = frozenset()
     ) -> None:
         self.policy = policy
+        self._target = target
         self._seen = seen
-        self._paths = ancestor_paths(target.path)
-        if policy.path not in self._paths:
-            self._paths.append(policy.path)
-        self._domains = domain_variants(target.host, policy)
-        if policy.domain not in self._domains:
-            self._domains.append(policy.domain)
+        self._variants: list[tuple[str, str | None]] | None = None  # built on first deletion
         self._entries: dict[tuple[str, str | None, str], SetCookie] = {}
+
+    def variants(self) -> list[tuple[str, str | None]]:
+        """Every (path, domain) under which a copy visible to this request can live."""
+        if self._variants is None:
+            paths = ancestor_paths(self._target.path)
+            if self.policy.path not in paths:
+                paths.append(self.policy.path)
+            domains = domain_variants(self._target.host, self.policy)
+            if self.policy.domain not in domains:
+                domains.append(self.policy.domain)
+            self._variants = [(path, domain) for path in paths for domain in domains]
+        return self._variants
 
     def write(self, name: str, value: str) -> None:
         """Set the canonical copy and delete every other variant of ``name``.
@@ -115,11 +123,10 @@ class PlanBuilder:
 
     def delete_everywhere(self, name: str) -> None:
         """Delete ``name`` on every (path, domain) the browser could hold it under."""
-        for path in self._paths:
-            for domain in self._domains:
-                key = (name, domain, path)
-                if key not in self._entries:
-                    self._entries[key] = SetCookie(name, None, path, domain)
+        for path, domain in self.variants():
+            key = (name, domain, path)
+            if key not in self._entries:
+                self._entries[key] = SetCookie(name, None, path, domain)
 
     def build(self) -> tuple[SetCookie, ...]:
         """Deletions first, then writes: a browser applying them in order ends with one copy."""

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from ._cookies import RequestCookie, decode_value
 from ._keys import FALLBACK_USERNAME, LAST_AUTH_USER, AmplifyKeys
+from ._memo import Memo
 
 __all__ = ["AuthCookie", "CookieFamily", "read_family"]
 
@@ -73,9 +74,14 @@ def read_family(cookies: Iterable[RequestCookie], keys: AmplifyKeys) -> CookieFa
     for cookie in cookies:
         name = keys.classify(cookie.name)
         if name is not None:
-            value = decode_value(cookie.value)
+            value = cookie.value
+            if "%" in value:  # JWTs never contain "%"; signInDetails JSON always does
+                value = _decoded.get_or_compute(value, decode_value)
             copies.append(AuthCookie(cookie.name, name.username, name.field, value))
     return CookieFamily(tuple(copies))
+
+
+_decoded: Memo[str, str] = Memo(4096)
 
 
 def _distinct(items: Iterable[str]) -> list[str]:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from urllib.parse import unquote
 
 from ._cookies import encode_name
+from ._memo import Memo
 
 __all__ = [
     "DEVICE_FIELDS",
@@ -59,7 +60,7 @@ class AmplifyKeys:
     ssrauth never reads, rewrites or deletes them.
     """
 
-    __slots__ = ("_prefix", "client_id", "last_auth_user_name")
+    __slots__ = ("_classified", "_names", "_prefix", "client_id", "last_auth_user_name")
 
     def __init__(self, client_id: str) -> None:
         if not client_id or "." in client_id:
@@ -67,10 +68,18 @@ class AmplifyKeys:
         self.client_id = client_id
         self._prefix = f"{PREFIX}.{client_id}."
         self.last_auth_user_name = encode_name(self._prefix + LAST_AUTH_USER)
+        # Every request repeats the same few names; percent-coding them each time would be most
+        # of the per-request cost of the whole decision.
+        self._names: Memo[tuple[str, str], str] = Memo(4096)
+        self._classified: Memo[str, AuthCookieName] = Memo(4096)
 
     def name(self, username: str, field: str) -> str:
         """The cookie name as Amplify writes it (``@`` in an email username becomes ``%40``)."""
-        return encode_name(f"{self._prefix}{username}.{field}")
+        key = (username, field)
+        name = self._names.get(key)
+        if name is None:
+            name = self._names.put(key, encode_name(f"{self._prefix}{username}.{field}"))
+        return name
 
     def classify(self, raw_name: str) -> AuthCookieName | None:
         """Recognise one of our names, whether the writer percent-encoded it or not."""
@@ -78,14 +87,24 @@ class AmplifyKeys:
         # character js-cookie encodes, so only a name with "%" can still turn out to be ours.
         if not raw_name.startswith(self._prefix) and "%" not in raw_name:
             return None
+        known = self._classified.get(raw_name)
+        if known is None:
+            known = self._classified.put(raw_name, self._classify(raw_name))
+        return None if known is _FOREIGN else known
+
+    def _classify(self, raw_name: str) -> AuthCookieName:
         name = unquote(raw_name) if "%" in raw_name else raw_name
         if not name.startswith(self._prefix):
-            return None
+            return _FOREIGN
         rest = name[len(self._prefix) :]
         if rest == LAST_AUTH_USER:
             return AuthCookieName(None, LAST_AUTH_USER)
         # Usernames may contain dots (e-mail addresses); the field is always the last segment.
         username, dot, field = rest.rpartition(".")
         if not dot or not username or not field:
-            return None
+            return _FOREIGN
         return AuthCookieName(username, field)
+
+
+#: Memo marker for "looked like ours, is not" (the memo cannot store None).
+_FOREIGN = AuthCookieName(None, "")

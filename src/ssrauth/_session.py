@@ -13,6 +13,7 @@ from typing import Any
 from ._cookies import CookiePolicy, SetCookie, encode_value, parse_cookie_header
 from ._jar import CookieFamily, read_family
 from ._keys import LAST_AUTH_USER, SESSION_FIELDS, AmplifyKeys
+from ._memo import Memo
 from ._plan import PlanBuilder, RequestTarget
 from ._tokens import (
     InvalidToken,
@@ -122,16 +123,36 @@ class SessionRules:
         self.verifier = verifier
         self.policy = policy
         self.refresh_margin = refresh_margin
+        # A browser repeats one Cookie header on every request until something changes, so a
+        # settled "authenticated" decision is remembered until its tokens enter the refresh
+        # margin (``valid_until``), for the key set it was made with.
+        self._settled: Memo[tuple[str, RequestTarget], tuple[JwkSet, float, Decision]] = Memo(
+            1024
+        )
 
     # -- reading -------------------------------------------------------------------------------
 
     def decide(
         self, cookie_header: str, target: RequestTarget, jwks: JwkSet, now: float
     ) -> Decision:
+        """What the cookies of one request say at ``now``, verified against ``jwks``."""
+        key = (cookie_header, target)
+        settled = self._settled.get(key)
+        if settled is not None and settled[0] is jwks and now < settled[1]:
+            return settled[2]
+        decision, valid_until = self._decide(cookie_header, target, jwks, now)
+        if valid_until is not None:
+            self._settled.put(key, (jwks, valid_until, decision))
+        return decision
+
+    def _decide(
+        self, cookie_header: str, target: RequestTarget, jwks: JwkSet, now: float
+    ) -> tuple[Decision, float | None]:
         family = read_family(parse_cookie_header(cookie_header), self.keys)
         duplicates = len(family.duplicated())
         if family.is_empty:
-            return Decision(State.ANONYMOUS, None, None, (), (), "no auth cookies", family, target)
+            empty = Decision(State.ANONYMOUS, None, None, (), (), "no auth cookies", family, target)
+            return empty, None
 
         username, access = self._pick_user(family, jwks)
         id_pick = self._pick(family.values(username, "idToken"), "id", jwks, access.token)
@@ -159,18 +180,20 @@ class SessionRules:
         expiring = token is None or id_broken or any(
             t.exp * 1000 < stale_at for t in (token, id_pick.token) if t is not None
         )
-        if not expiring:
-            return decision(State.AUTHENTICATED, session, tidy, "valid tokens")
+        if not expiring and session is not None:
+            valid_until = min(session.expires_at - drift_ms / 1000 - self.refresh_margin,
+                              session.expires_at)
+            return decision(State.AUTHENTICATED, session, tidy, "valid tokens"), valid_until
         reason = "; ".join(access.problems + id_pick.problems) or "tokens expire"
         if refresh_tokens:
-            return decision(State.NEEDS_REFRESH, session, tidy, reason)
+            return decision(State.NEEDS_REFRESH, session, tidy, reason), None
         if session is not None:
-            return decision(State.AUTHENTICATED, session, tidy, "valid, no refresh token")
+            return decision(State.AUTHENTICATED, session, tidy, "valid, no refresh token"), None
         if unknown:
             # We could not judge the tokens (JWKS out of reach): never log out on our own failure.
-            return decision(State.ANONYMOUS, None, (), reason)
-        return decision(State.ANONYMOUS, None, self._clear_plan(family, target),
-                        f"{reason}; no refresh token")
+            return decision(State.ANONYMOUS, None, (), reason), None
+        clear = self._clear_plan(family, target)
+        return decision(State.ANONYMOUS, None, clear, f"{reason}; no refresh token"), None
 
     def _pick_user(self, family: CookieFamily, jwks: JwkSet) -> tuple[str, _Pick]:
         """The user whose access token verifies freshest; LastAuthUser decides ties."""

@@ -7,13 +7,14 @@ key set it is handed, so the decision core can stay free of I/O and be tested wi
 from __future__ import annotations
 
 import hashlib
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import jwt
 from jwt.exceptions import PyJWTError
+
+from ._memo import Memo
 
 __all__ = [
     "InvalidToken",
@@ -126,17 +127,14 @@ class TokenVerifier:
     def __init__(self, *, issuer: str, client_id: str, cache_size: int = 4096) -> None:
         self.issuer = issuer
         self.client_id = client_id
-        self._cache_size = cache_size
-        self._cache: dict[tuple[bytes, str], VerifiedToken | InvalidToken] = {}
+        self._cache: Memo[tuple[bytes, str], VerifiedToken | InvalidToken] = Memo(cache_size)
         self._cache_keys: JwkSet | None = None
-        self._lock = threading.Lock()
 
     def verify(self, token: str, token_use: TokenUse, keys: JwkSet) -> VerifiedToken:
         """Return the verified token or raise :class:`InvalidToken` (never anything else)."""
         if keys is not self._cache_keys:
-            with self._lock:
-                self._cache = {}
-                self._cache_keys = keys
+            self._cache.clear()
+            self._cache_keys = keys
         cache_key = (token_digest(token), token_use)
         cached = self._cache.get(cache_key)
         if cached is None:
@@ -146,16 +144,10 @@ class TokenVerifier:
                 raise  # Not cached: a JWKS refetch may make the same token verify.
             except InvalidToken as error:
                 cached = error
-            self._remember(cache_key, cached)
+            self._cache.put(cache_key, cached)
         if isinstance(cached, InvalidToken):
             raise cached
         return cached
-
-    def _remember(self, key: tuple[bytes, str], value: VerifiedToken | InvalidToken) -> None:
-        with self._lock:
-            if len(self._cache) >= self._cache_size:
-                self._cache.pop(next(iter(self._cache)))
-            self._cache[key] = value
 
     def _verify_uncached(self, token: str, token_use: TokenUse, keys: JwkSet) -> VerifiedToken:
         try:

@@ -1,0 +1,48 @@
+"""A bounded memo table shared by the pure core's caches (token verifications, cookie names,
+decisions). Eviction is first-in-first-out: every entry is cheap to recompute, so the simplest
+bound that caps memory is enough. Safe under threads: a race costs a recomputation, never a
+wrong answer, because values are immutable and computed from the key alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable
+from typing import Generic, TypeVar
+
+__all__ = ["Memo"]
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+class Memo(Generic[K, V]):
+    __slots__ = ("_entries", "_size")
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._entries: dict[K, V] = {}
+
+    def get(self, key: K) -> V | None:
+        return self._entries.get(key)
+
+    def put(self, key: K, value: V) -> V:
+        entries = self._entries
+        if len(entries) >= self._size:
+            try:
+                del entries[next(iter(entries))]
+            except (StopIteration, KeyError, RuntimeError):
+                entries.clear()  # another thread got there first; start afresh
+        entries[key] = value
+        return value
+
+    def get_or_compute(self, key: K, compute: Callable[[K], V]) -> V:
+        value = self._entries.get(key)
+        if value is None:
+            value = self.put(key, compute(key))
+        return value
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)

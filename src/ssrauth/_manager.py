@@ -129,7 +129,9 @@ class SessionManager:
         rejected: ProviderRejected | None = None
         for refresh_token in decision.refresh_tokens:
             try:
-                refreshed: Refreshed = yield _Refresh(refresh_token, _cognito_username(decision))
+                refreshed: Refreshed = yield _Refresh(
+                    refresh_token, decision.provider_username or decision.username
+                )
             except ProviderRejected as error:
                 rejected = error
                 continue
@@ -255,13 +257,6 @@ _SOURCE_EVENTS = {
     RefreshSource.COALESCED: Event.REFRESH_COALESCED,
     RefreshSource.GRACE: Event.REFRESH_REUSED,
 }
-
-
-def _cognito_username(decision: Decision) -> str | None:
-    """SECRET_HASH on refresh needs Cognito's own username (not an alias the user typed)."""
-    if decision.session is not None:
-        return decision.session.access_token.username
-    return decision.username
 
 
 def _kids(tokens: TokenSet) -> frozenset[str]:

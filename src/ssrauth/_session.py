@@ -86,6 +86,9 @@ class Decision:
     unknown_kids: frozenset[str] = frozenset()
     duplicates: int = 0
     sign_in_details: str | None = None
+    #: Cognito's own username from the freshest verified access token (expired or not): what
+    #: SECRET_HASH needs on refresh, where LastAuthUser may hold an alias such as an e-mail.
+    provider_username: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,13 +165,14 @@ class SessionRules:
         drift_ms = _parse_drift(_aligned_value(family.values(username, "clockDrift"), aligned))
         details = _aligned_value(family.values(username, "signInDetails"), aligned)
         tidy = self._tidy_plan(family, target, username, aligned, rewritten=())
+        token = access.token
 
         def decision(state: State, session: Session | None, plan: tuple[SetCookie, ...],
                      reason: str) -> Decision:
             return Decision(state, session, username, refresh_tokens, plan, reason, family,
-                            target, unknown, duplicates, details)
+                            target, unknown, duplicates, details,
+                            token.username if token is not None else None)
 
-        token = access.token
         id_broken = id_pick.token is None and bool(id_pick.problems)
         hard_valid = (
             token is not None

@@ -36,8 +36,18 @@ _TARGET_PREFIX = "AWSCognitoIdentityProviderService."
 class CognitoEmulator:
     """Start with :meth:`start` (or ``with``), create users, hand :meth:`config` to ssrauth."""
 
-    def __init__(self, clock: ManualClock | None = None, *, region: str = "us-east-1") -> None:
+    def __init__(
+        self,
+        clock: ManualClock | None = None,
+        *,
+        region: str = "us-east-1",
+        client_secret: bool = False,
+    ) -> None:
         self.clock = clock or ManualClock()
+        #: Create the app client with a secret (SECRET_HASH on every call), like a confidential
+        #: server-side client.
+        self.with_client_secret = client_secret
+        self.client_secret: str | None = None
         # moto routes unsigned GlobalSignOut correctly only for us-east-1 pools (moto 5.2.5).
         self.region = region
         self.calls: Counter[str] = Counter()
@@ -80,8 +90,10 @@ class CognitoEmulator:
             "UserPoolId": self.user_pool_id,
             "ClientName": "ssrauth-emulator",
             "ExplicitAuthFlows": ["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+            "GenerateSecret": self.with_client_secret,
         })
         self.client_id = client["UserPoolClient"]["ClientId"]
+        self.client_secret = client["UserPoolClient"].get("ClientSecret")
         self.reset_calls()
         return self
 
@@ -109,8 +121,9 @@ class CognitoEmulator:
 
     def config(self, **overrides: Any) -> CognitoConfig:
         """A :class:`CognitoConfig` for this emulator (endpoint, JWKS URL, issuer all set)."""
+        settings: dict[str, Any] = {"client_secret": self.client_secret, **overrides}
         return CognitoConfig(user_pool_id=self.user_pool_id, client_id=self.client_id,
-                             region=self.region, endpoint_url=self.url, **overrides)
+                             region=self.region, endpoint_url=self.url, **settings)
 
     def create_user(self, username: str, password: str, **attributes: str) -> None:
         """A confirmed user with a permanent password, ready to sign in."""

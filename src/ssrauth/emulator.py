@@ -51,6 +51,8 @@ class CognitoEmulator:
         # moto routes unsigned GlobalSignOut correctly only for us-east-1 pools (moto 5.2.5).
         self.region = region
         self.calls: Counter[str] = Counter()
+        #: Calls moto could not serve ("action has not been implemented": an HTML 500).
+        self.unimplemented: Counter[str] = Counter()
         self._calls_lock = threading.Lock()
         self._server: Any = None
         self._thread: threading.Thread | None = None
@@ -153,22 +155,37 @@ class CognitoEmulator:
     def reset_calls(self) -> None:
         with self._calls_lock:
             self.calls.clear()
+            self.unimplemented.clear()
 
     def refresh_calls(self) -> int:
-        """Provider refreshes so far, by either API."""
-        calls = self.calls
-        return calls["GetTokensFromRefreshToken"] + calls["InitiateAuth:REFRESH_TOKEN_AUTH"]
+        """Refresh requests moto acted on, by either API.
+
+        moto answers GetTokensFromRefreshToken with a 500 "not implemented"; ssrauth probes it
+        once per provider and falls back. Those probes are counted in ``calls`` and
+        ``unimplemented`` but are not refreshes, so they are left out here.
+        """
+        calls, probes = self.calls, self.unimplemented
+        return (calls["GetTokensFromRefreshToken"] - probes["GetTokensFromRefreshToken"]
+                + calls["InitiateAuth:REFRESH_TOKEN_AUTH"])
 
     def _counting(self, app: Callable[..., Iterable[bytes]]) -> Callable[..., Iterable[bytes]]:
         def counted(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
             target = environ.get("HTTP_X_AMZ_TARGET", "")
-            if target.startswith(_TARGET_PREFIX) and not environ.get("HTTP_X_SSRAUTH_UNCOUNTED"):
-                operation = target[len(_TARGET_PREFIX):]
-                if operation == "InitiateAuth":
-                    operation += ":" + _auth_flow(environ)
+            if not target.startswith(_TARGET_PREFIX) or environ.get("HTTP_X_SSRAUTH_UNCOUNTED"):
+                return app(environ, start_response)
+            operation = target[len(_TARGET_PREFIX):]
+            if operation == "InitiateAuth":
+                operation += ":" + _auth_flow(environ)
+            with self._calls_lock:
+                self.calls[operation] += 1
+            try:
+                return app(environ, start_response)
+            except NotImplementedError:
+                # moto raises it out of the app for operations it lacks; werkzeug turns it
+                # into the HTML 500 ssrauth's provider recognises.
                 with self._calls_lock:
-                    self.calls[operation] += 1
-            return app(environ, start_response)
+                    self.unimplemented[operation] += 1
+                raise
 
         return counted
 

@@ -99,15 +99,31 @@ class SessionManager:
     def load(self, cookie_header: str, path: str, host: str) -> RequestAuth:
         """Read (and if needed refresh) the session of one request. Never raises on bad input."""
         target = RequestTarget(path or "/", host)
-        outcome, unavailable, decision = drive(self._load(cookie_header, target), self._do)
+        outcome, unavailable, decision = drive(self._guarded_load(cookie_header, target), self._do)
         return RequestAuth(self, decision, outcome, unavailable)
 
     async def aload(self, cookie_header: str, path: str, host: str) -> RequestAuth:
         target = RequestTarget(path or "/", host)
-        outcome, unavailable, decision = await adrive(self._load(cookie_header, target), self._ado)
+        outcome, unavailable, decision = await adrive(
+            self._guarded_load(cookie_header, target), self._ado
+        )
         return RequestAuth(self, decision, outcome, unavailable)
 
     # -- protocols -----------------------------------------------------------------------------
+
+    def _guarded_load(
+        self, cookie_header: str, target: RequestTarget
+    ) -> Steps[_Step, tuple[Outcome, ProviderUnavailable | None, Decision]]:
+        """Whatever a request carries, reading its session must not turn it into a 500: an
+        unexpected failure is logged with its traceback and the request served as anonymous,
+        with no cookie touched."""
+        try:
+            return (yield from self._load(cookie_header, target))
+        except Exception:
+            logger.exception("ssrauth: reading the session failed; serving as anonymous")
+            self.events.emit(Event.BAD_REQUEST, reason="session could not be read")
+            anonymous = self.rules.decide("", target, self.jwks.current, self.clock.now())
+            return self.rules.keep(anonymous), None, anonymous
 
     def _load(
         self, cookie_header: str, target: RequestTarget
@@ -180,10 +196,17 @@ class SessionManager:
     ) -> Steps[_Step, Outcome]:
         result: SignInResult = yield _SignIn(username, password)
         jwks = yield from self._keys_for(result.tokens)
-        outcome = self.rules.after_sign_in(
-            auth.decision.family, auth.decision.target, result.username, result.tokens,
-            result.sign_in_details, jwks, self.clock.now(),
-        )
+        try:
+            outcome = self.rules.after_sign_in(
+                auth.decision.family, auth.decision.target, result.username, result.tokens,
+                result.sign_in_details, jwks, self.clock.now(),
+            )
+        except InvalidToken as error:
+            # Cognito's own fresh tokens fail our checks: issuer, client id or JWKS URL is
+            # misconfigured. The user did nothing wrong; say so loudly.
+            logger.error("ssrauth: tokens from sign-in do not verify: %s", error.reason)
+            message = f"tokens from sign-in do not verify: {error.reason}"
+            raise ProviderUnavailable(message) from None
         self.events.emit(Event.SIGNED_IN, username=result.username)
         return outcome
 

@@ -198,8 +198,8 @@ class SessionManager:
         jwks = yield from self._keys_for(result.tokens)
         try:
             outcome = self.rules.after_sign_in(
-                auth.decision.family, auth.decision.target, result.username, result.tokens,
-                result.sign_in_details, jwks, self.clock.now(),
+                auth.decision, result.username, result.tokens, result.sign_in_details, jwks,
+                self.clock.now(),
             )
         except InvalidToken as error:
             # Cognito's own fresh tokens fail our checks: issuer, client id or JWKS URL is

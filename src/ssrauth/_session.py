@@ -255,21 +255,21 @@ class SessionRules:
     ) -> Outcome:
         """New tokens from the provider (or from a sibling request's refresh): write them."""
         assert decision.username is not None
-        return self._establish(decision.family, decision.target, decision.username, tokens,
-                               decision.sign_in_details, jwks, now, "refreshed")
+        return self._establish(decision, decision.username, tokens, decision.sign_in_details,
+                               jwks, now, "refreshed")
 
     def after_sign_in(
         self,
-        family: CookieFamily,
-        target: RequestTarget,
+        decision: Decision,
         username: str,
         tokens: TokenSet,
         sign_in_details: str | None,
         jwks: JwkSet,
         now: float,
     ) -> Outcome:
-        """A password sign-in succeeded: write its tokens, remove any other user's family."""
-        return self._establish(family, target, username, tokens, sign_in_details, jwks, now,
+        """A password sign-in succeeded on the request ``decision`` was made for: write its
+        tokens, remove any other user's family."""
+        return self._establish(decision, username, tokens, sign_in_details, jwks, now,
                                "signed in")
 
     def clear(self, decision: Decision, reason: str) -> Outcome:
@@ -279,8 +279,7 @@ class SessionRules:
 
     def _establish(
         self,
-        family: CookieFamily,
-        target: RequestTarget,
+        decision: Decision,
         username: str,
         tokens: TokenSet,
         sign_in_details: str | None,
@@ -288,10 +287,11 @@ class SessionRules:
         now: float,
         reason: str,
     ) -> Outcome:
+        family = decision.family
         access = self.verifier.verify(tokens.access_token, "access", jwks)
         id_token = (self.verifier.verify(tokens.id_token, "id", jwks)
                     if tokens.id_token is not None else None)
-        builder = PlanBuilder(target, self.policy, family.raw_name_set)
+        builder = PlanBuilder(decision.target, self.policy, family.raw_name_set)
         written = {LAST_AUTH_USER: username, "accessToken": tokens.access_token,
                    "refreshToken": tokens.refresh_token,
                    # Amplify's clockDrift: issuer time minus our time, in ms, at storage time.

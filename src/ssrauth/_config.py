@@ -45,8 +45,8 @@ class CognitoConfig:
     def __post_init__(self) -> None:
         if "_" not in self.user_pool_id:
             raise ConfigError(f"user pool id {self.user_pool_id!r} is not <region>_<id>")
-        if not self.client_id:
-            raise ConfigError("client_id is required")
+        if not self.client_id or "." in self.client_id:
+            raise ConfigError(f"client_id {self.client_id!r} is not a Cognito app client id")
         region = self.region or self.user_pool_id.split("_", 1)[0]
         object.__setattr__(self, "region", region)
         if self.endpoint_url:
@@ -66,6 +66,13 @@ class CognitoConfig:
         return self.endpoint_url or f"https://cognito-idp.{self.region}.amazonaws.com"
 
     def with_changes(self, **changes: Any) -> CognitoConfig:
+        """A copy with ``changes``; settings derived from the pool, region or endpoint are
+        derived again unless given."""
+        if changes.keys() & {"user_pool_id", "region", "endpoint_url"}:
+            if "user_pool_id" in changes and "region" not in changes:
+                changes["region"] = ""
+            changes.setdefault("issuer", "")
+            changes.setdefault("jwks_url", "")
         return replace(self, **changes)
 
     @classmethod

@@ -157,23 +157,24 @@ class SetCookie:
         return (self.name, self.domain, self.path)
 
 
-_EPOCH = "Thu, 01 Jan 1970 00:00:00 GMT"
-
-
 def render_set_cookie(cookie: SetCookie, policy: CookiePolicy) -> str:
     """Render a Set-Cookie value with the policy's attributes.
 
     A deletion repeats the cookie's Path and Domain (RFC 6265 §5.3 step 11 only replaces a cookie
-    with the same name, domain and path) and sends both ``Max-Age=0`` and a past ``Expires`` for
-    old clients that only read one.
+    with the same name, domain and path) with ``Max-Age=0``, which every current browser honours
+    (Amplify's own route handlers delete the same way). It keeps ``Secure``, because a browser
+    lets only a secure origin touch a Secure cookie, and drops what an expired cookie does not
+    need (``Expires``, ``SameSite``, ``HttpOnly``): deletions can be many, headers must stay small.
     """
     parts = [f"{cookie.name}={'' if cookie.value is None else cookie.value}", f"Path={cookie.path}"]
     if cookie.domain is not None:
         parts.append(f"Domain={cookie.domain}")
     if cookie.value is None:
-        parts += ["Max-Age=0", f"Expires={_EPOCH}"]
-    else:
-        parts.append(f"Max-Age={policy.max_age}")
+        parts.append("Max-Age=0")
+        if policy.secure:
+            parts.append("Secure")
+        return "; ".join(parts)
+    parts.append(f"Max-Age={policy.max_age}")
     if policy.secure:
         parts.append("Secure")
     if policy.http_only:

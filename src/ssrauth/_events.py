@@ -28,7 +28,7 @@ class Event(enum.Enum):
     DUPLICATES_SEEN = "duplicates_seen"  # a request carried the same auth cookie twice
     COOKIES_DELETED = "cookies_deleted"  # deletion Set-Cookie lines sent
     COOKIES_WRITTEN = "cookies_written"
-    TOKEN_INVALID = "token_invalid"  # a token failed verification
+    TOKEN_INVALID = "token_invalid"  # a token failed verification (forged, foreign, garbage)
     SIGNED_IN = "signed_in"
     SIGNED_OUT = "signed_out"
     BAD_REQUEST = "bad_request"  # unreadable or oversized cookie input
@@ -66,7 +66,11 @@ class Events:
             extra = " ".join(f"{k}={v}" for k, v in details.items())
             logger.log(level, "ssrauth %s x%d %s", event.value, count, extra)
         for listener in self._listeners:
-            listener(event, count, details)
+            try:
+                listener(event, count, details)
+            except Exception:
+                # A broken metrics bridge must not fail the user's request.
+                logger.exception("ssrauth: event listener %r failed", listener)
 
     def subscribe(self, listener: Listener) -> None:
         self._listeners.append(listener)

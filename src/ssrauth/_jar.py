@@ -38,8 +38,12 @@ class CookieFamily:
         return not self.copies
 
     @property
-    def raw_name_set(self) -> frozenset[str]:
-        return frozenset(c.raw_name for c in self.copies)
+    def sent_counts(self) -> dict[str, int]:
+        """How many copies of each wire name the browser sent."""
+        counts: dict[str, int] = {}
+        for c in self.copies:
+            counts[c.raw_name] = counts.get(c.raw_name, 0) + 1
+        return counts
 
     def values(self, username: str | None, field: str) -> list[str]:
         """Every copy's value of one field, header order, repeats kept (order carries meaning)."""

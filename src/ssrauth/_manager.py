@@ -32,9 +32,9 @@ __all__ = ["RequestAuth", "SessionManager"]
 
 logger = logging.getLogger("ssrauth")
 
-#: A Cookie header beyond this is not a browser's (Chrome caps a request's cookies near 8 KiB of
-#: header with 180 cookies of 4 KiB at most, nginx refuses over 8 KiB by default); we do not parse
-#: it, log once per request, and serve the request as anonymous without touching any cookie.
+#: A Cookie header beyond this is not one a real deployment passes on (nginx refuses request
+#: headers over 8 KiB by default, most servers near 16 KiB); we do not parse it, log it, and serve
+#: the request as anonymous without touching any cookie.
 MAX_COOKIE_HEADER = 64 * 1024
 
 
@@ -132,15 +132,19 @@ class SessionManager:
             self.events.emit(Event.BAD_REQUEST, reason="cookie header too large",
                              size=len(cookie_header))
             cookie_header = ""
-        decision = yield from self._decide(cookie_header, target)
+        decision, keys_unavailable = yield from self._decide(cookie_header, target)
         if decision.duplicates:
             self.events.emit(Event.DUPLICATES_SEEN, decision.duplicates, path=target.path)
         if any(self.coordinator.is_revoked(token_digest(t)) for t in decision.refresh_tokens):
             # A copy of a signed-out session (a tab whose request was in flight): it stays out.
             return self.rules.clear(decision, "signed out"), None, decision
+        if keys_unavailable is not None:
+            # The tokens could not be judged: refreshing would mint tokens we cannot check
+            # either, and clearing would log the user out for our own outage.
+            return self.rules.keep(decision), keys_unavailable, decision
+        if decision.invalid_tokens:
+            self.events.emit(Event.TOKEN_INVALID, reason=decision.reason)
         if decision.state is not State.NEEDS_REFRESH:
-            if decision.state is State.ANONYMOUS and decision.plan:
-                self.events.emit(Event.TOKEN_INVALID, reason=decision.reason)
             return self.rules.keep(decision), None, decision
         rejected: ProviderRejected | None = None
         for refresh_token in decision.refresh_tokens:
@@ -169,16 +173,20 @@ class SessionManager:
         self.events.emit(Event.REFRESH_REJECTED, reason=str(rejected))
         return self.rules.clear(decision, f"refresh rejected: {rejected}"), None, decision
 
-    def _decide(self, cookie_header: str, target: RequestTarget) -> Steps[_Step, Decision]:
+    def _decide(
+        self, cookie_header: str, target: RequestTarget
+    ) -> Steps[_Step, tuple[Decision, ProviderUnavailable | None]]:
+        """Decide, fetching the JWKS first when a token names a key we lack. Also answers the
+        fetch failure, if any, for the tokens that could not be checked for want of keys."""
         decision = self.rules.decide(cookie_header, target, self.jwks.current, self.clock.now())
         if decision.unknown_kids and self.jwks.wants_fetch(decision.unknown_kids):
             try:
                 jwks: JwkSet = yield _FetchJwks()
             except ProviderUnavailable as error:
                 self.events.emit(Event.PROVIDER_UNAVAILABLE, reason=str(error))
-                return decision
+                return decision, error
             decision = self.rules.decide(cookie_header, target, jwks, self.clock.now())
-        return decision
+        return decision, None
 
     def _keys_for(self, tokens: TokenSet) -> Steps[_Step, JwkSet]:
         """The key set, refetched if brand-new tokens name a key we do not have yet."""
@@ -303,7 +311,7 @@ class RequestAuth:
     adapter turns the final outcome into Set-Cookie lines with :meth:`set_cookie_headers`.
     """
 
-    __slots__ = ("decision", "manager", "outcome", "unavailable")
+    __slots__ = ("_fresh_sign_in", "decision", "manager", "outcome", "unavailable")
 
     def __init__(
         self,
@@ -318,6 +326,8 @@ class RequestAuth:
         #: Set when the provider could not be reached for a needed refresh: the request is
         #: served as anonymous (or with a still-valid token) and no cookie was deleted.
         self.unavailable = unavailable
+        #: The outcome is a new sign-in: its tokens owe nothing to the cookies that came in.
+        self._fresh_sign_in = False
 
     @property
     def session(self) -> Session | None:
@@ -347,14 +357,17 @@ class RequestAuth:
         """
         self.outcome = drive(self.manager._sign_out(self, everywhere), self.manager._do)
         self.unavailable = None
+        self._fresh_sign_in = False
 
     async def asign_out(self, *, everywhere: bool = False) -> None:
         self.outcome = await adrive(self.manager._sign_out(self, everywhere), self.manager._ado)
         self.unavailable = None
+        self._fresh_sign_in = False
 
     def _adopt(self, outcome: Outcome) -> Session:
         self.outcome = outcome
         self.unavailable = None
+        self._fresh_sign_in = True
         assert outcome.session is not None
         return outcome.session
 
@@ -394,7 +407,9 @@ class RequestAuth:
 
 
 def _written_refresh_tokens(auth: RequestAuth) -> list[str]:
-    tokens = list(auth.decision.refresh_tokens)
+    """Refresh tokens whose sign-out would make this response's writes a resurrection: the
+    ones the request came with (tidying, refreshing), and the one it writes."""
+    tokens = [] if auth._fresh_sign_in else list(auth.decision.refresh_tokens)
     if auth.outcome.tokens is not None:
         tokens.append(auth.outcome.tokens.refresh_token)
     return tokens

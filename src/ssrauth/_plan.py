@@ -13,11 +13,19 @@ Rules (RFC 6265), each enforced here once for every adapter:
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ._cookies import CookiePolicy, SetCookie
 
-__all__ = ["MAX_PATH_DEPTH", "PlanBuilder", "RequestTarget", "ancestor_paths"]
+__all__ = [
+    "MAX_PATH_DEPTH",
+    "PlanBuilder",
+    "RequestTarget",
+    "ancestor_paths",
+    "configured_domains",
+    "domain_variants",
+]
 
 #: Deletions go to every ancestor of the request path, with and without a trailing slash, down to
 #: this many segments. Deeper copies are rare (they need an explicit ``Path=``) and each level
@@ -56,16 +64,26 @@ def ancestor_paths(request_path: str, max_depth: int = MAX_PATH_DEPTH) -> list[s
 
 
 def domain_variants(host: str, policy: CookiePolicy) -> list[str | None]:
-    """Domains a copy visible to ``host`` may carry: host-only (None), the host as a Domain,
-    the configured domain and any extra domains that match the host (§5.1.3 domain-match)."""
+    """Domains a copy visible to ``host`` may carry (§5.1.3 domain-match): host-only (None), the
+    host itself and each parent domain as a Domain attribute, and the configured domains.
+
+    Parents stop at two labels: a browser refuses ``Domain=com`` anyway. IP hosts only have
+    host cookies (Chromium stores ``Domain=<the IP>`` as host-only).
+    """
     hostname = _hostname(host)
     variants: list[str | None] = [None]
-    if not _is_ip(hostname) and hostname:
-        variants.append(hostname)
-    for domain in (policy.domain, *policy.extra_domains):
-        if domain and (hostname == domain or hostname.endswith("." + domain)):
+    if hostname and not _is_ip(hostname):
+        labels = hostname.split(".")
+        variants += [".".join(labels[i:]) for i in range(max(len(labels) - 1, 1))]
+    for domain in configured_domains(policy):
+        if hostname == domain or hostname.endswith("." + domain):
             variants.append(domain)
     return list(dict.fromkeys(variants))
+
+
+def configured_domains(policy: CookiePolicy) -> list[str]:
+    """The Domain attributes this deployment writes or once wrote."""
+    return [d for d in (policy.domain, *policy.extra_domains) if d]
 
 
 def _hostname(host: str) -> str:
@@ -84,49 +102,76 @@ def _is_ip(hostname: str) -> bool:
 
 
 class PlanBuilder:
-    """Collects writes and deletions, then yields one Set-Cookie per browser cookie identity."""
+    """Collects writes and deletions, then yields one Set-Cookie per browser cookie identity.
 
-    __slots__ = ("_entries", "_seen", "_target", "_variants", "policy")
+    ``sent`` counts the copies of each name the browser sent on this request: it decides how
+    wide a write's deletions must reach.
+    """
+
+    __slots__ = ("_configured", "_entries", "_everywhere", "_sent", "_target", "policy")
 
     def __init__(
-        self, target: RequestTarget, policy: CookiePolicy, seen: frozenset[str] = frozenset()
+        self, target: RequestTarget, policy: CookiePolicy, sent: Mapping[str, int]
     ) -> None:
         self.policy = policy
         self._target = target
-        self._seen = seen
-        self._variants: list[tuple[str, str | None]] | None = None  # built on first deletion
+        self._sent = sent
+        self._everywhere: list[tuple[str, str | None]] | None = None  # built on first use
+        self._configured: list[tuple[str, str | None]] | None = None
         self._entries: dict[tuple[str, str | None, str], SetCookie] = {}
 
-    def variants(self) -> list[tuple[str, str | None]]:
-        """Every (path, domain) under which a copy visible to this request can live."""
-        if self._variants is None:
-            paths = ancestor_paths(self._target.path)
-            if self.policy.path not in paths:
-                paths.append(self.policy.path)
-            domains = domain_variants(self._target.host, self.policy)
-            if self.policy.domain not in domains:
-                domains.append(self.policy.domain)
-            self._variants = [(path, domain) for path in paths for domain in domains]
-        return self._variants
-
     def write(self, name: str, value: str) -> None:
-        """Set the canonical copy and delete every other variant of ``name``.
-
-        Variants are deleted only when the browser sent ``name`` on this request: a cookie it did
-        not send has no copy on any path or domain this request matches, and the deletions
-        could reach no other copy anyway.
-        """
-        if name in self._seen:
-            self.delete_everywhere(name)
+        """Set the canonical copy of ``name`` and delete the strays it may have."""
+        self.delete(name)
         cookie = SetCookie(name, value, self.policy.path, self.policy.domain)
         self._entries[cookie.target] = cookie
 
-    def delete_everywhere(self, name: str) -> None:
-        """Delete ``name`` on every (path, domain) the browser could hold it under."""
-        for path, domain in self.variants():
+    def delete(self, name: str) -> None:
+        """Delete every copy of ``name`` the browser may hold that this request can reach.
+
+        * Not sent on this request: no copy path- or domain-matches it; nothing to delete.
+        * Sent once: the copy may sit on any ancestor path of the request (§5.1.4), host-only
+          or under a configured domain; all of those are deleted except the canonical one.
+        * Sent twice or more: something wrote it elsewhere, perhaps with a Domain attribute no
+          one configured; the sweep also covers ``Domain=<host>`` and every parent domain.
+
+        Unconfigured Domain spellings are left out of the single-copy case on purpose: each
+        one adds a line per path per name to every refresh, and proxies such as nginx answer
+        502 to response headers beyond their 4-8 KiB buffer.
+        """
+        copies = self._sent.get(name, 0)
+        if copies > 1:
+            self._delete_at(name, self._all_variants())
+        elif copies == 1:
+            self._delete_at(name, self._configured_variants())
+
+    def _delete_at(self, name: str, variants: list[tuple[str, str | None]]) -> None:
+        for path, domain in variants:
             key = (name, domain, path)
             if key not in self._entries:
                 self._entries[key] = SetCookie(name, None, path, domain)
+
+    def _all_variants(self) -> list[tuple[str, str | None]]:
+        if self._everywhere is None:
+            domains = domain_variants(self._target.host, self.policy)
+            self._everywhere = self._on_ancestor_paths(domains)
+        return self._everywhere
+
+    def _configured_variants(self) -> list[tuple[str, str | None]]:
+        if self._configured is None:
+            configured = set(configured_domains(self.policy))
+            domains = [d for d in domain_variants(self._target.host, self.policy)
+                       if d is None or d in configured]
+            self._configured = self._on_ancestor_paths(domains)
+        return self._configured
+
+    def _on_ancestor_paths(self, domains: list[str | None]) -> list[tuple[str, str | None]]:
+        paths = ancestor_paths(self._target.path)
+        if self.policy.path not in paths:
+            paths = [*paths, self.policy.path]
+        if self.policy.domain not in domains:
+            domains = [*domains, self.policy.domain]
+        return [(path, domain) for path in paths for domain in dict.fromkeys(domains)]
 
     def build(self) -> tuple[SetCookie, ...]:
         """Deletions first, then writes: a browser applying them in order ends with one copy."""

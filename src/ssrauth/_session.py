@@ -89,6 +89,9 @@ class Decision:
     #: Cognito's own username from the freshest verified access token (expired or not): what
     #: SECRET_HASH needs on refresh, where LastAuthUser may hold an alias such as an e-mail.
     provider_username: str | None = None
+    #: Copies that failed verification (forged, another pool or client, garbage), for the
+    #: TOKEN_INVALID event; expiry alone is not a failure.
+    invalid_tokens: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +112,7 @@ class _Pick:
     index: int | None
     problems: tuple[str, ...]
     unknown_kids: frozenset[str]
+    failures: int
 
 
 class SessionRules:
@@ -171,7 +175,8 @@ class SessionRules:
                      reason: str) -> Decision:
             return Decision(state, session, username, refresh_tokens, plan, reason, family,
                             target, unknown, duplicates, details,
-                            token.username if token is not None else None)
+                            token.username if token is not None else None,
+                            access.failures + id_pick.failures)
 
         id_broken = id_pick.token is None and bool(id_pick.problems)
         hard_valid = (
@@ -224,6 +229,7 @@ class SessionRules:
         best: VerifiedToken | None = None
         best_index: int | None = None
         problems: list[str] = []
+        failures = 0
         unknown: set[str] = set()
         for index, value in enumerate(values):
             try:
@@ -234,6 +240,7 @@ class SessionRules:
                 continue
             except InvalidToken as error:
                 problems.append(error.reason)
+                failures += 1
                 continue
             if partner is not None and token.claims.get("sub") != partner.claims.get("sub"):
                 problems.append("id token belongs to another user")
@@ -242,7 +249,7 @@ class SessionRules:
                 best, best_index = token, index
         if best is not None:
             problems = []
-        return _Pick(best, best_index, tuple(dict.fromkeys(problems)), frozenset(unknown))
+        return _Pick(best, best_index, tuple(dict.fromkeys(problems)), frozenset(unknown), failures)
 
     # -- outcomes after I/O ----------------------------------------------------------------------
 
@@ -291,7 +298,7 @@ class SessionRules:
         access = self.verifier.verify(tokens.access_token, "access", jwks)
         id_token = (self.verifier.verify(tokens.id_token, "id", jwks)
                     if tokens.id_token is not None else None)
-        builder = PlanBuilder(decision.target, self.policy, family.raw_name_set)
+        builder = PlanBuilder(decision.target, self.policy, family.sent_counts)
         written = {LAST_AUTH_USER: username, "accessToken": tokens.access_token,
                    "refreshToken": tokens.refresh_token,
                    # Amplify's clockDrift: issuer time minus our time, in ms, at storage time.
@@ -305,11 +312,11 @@ class SessionRules:
             canonical = self._name(owner, field)
             for raw in family.raw_names(owner, field):
                 if raw != canonical:
-                    builder.delete_everywhere(raw)
+                    builder.delete(raw)
             builder.write(canonical, encode_value(value))
         if tokens.id_token is None:
             for raw in family.raw_names(username, "idToken"):
-                builder.delete_everywhere(raw)
+                builder.delete(raw)
         self._tidy(builder, family, username, _NO_ALIGNMENT, rewritten=tuple(written))
         session = Session(username, access, id_token)
         return Outcome(session, builder.build(), reason, tokens)
@@ -329,7 +336,7 @@ class SessionRules:
         aligned: _Alignment,
         rewritten: tuple[str, ...],
     ) -> tuple[SetCookie, ...]:
-        builder = PlanBuilder(target, self.policy, family.raw_name_set)
+        builder = PlanBuilder(target, self.policy, family.sent_counts)
         self._tidy(builder, family, username, aligned, rewritten)
         return builder.build()
 
@@ -353,7 +360,7 @@ class SessionRules:
             if owner is not None and owner != username:
                 if field in SESSION_FIELDS:
                     for raw in family.raw_names(owner, field):
-                        builder.delete_everywhere(raw)
+                        builder.delete(raw)
                 continue
             if field in rewritten:
                 continue
@@ -367,17 +374,17 @@ class SessionRules:
                 value = _aligned_value(family.values(owner, field), aligned)
             for raw in raws:
                 if raw != canonical:
-                    builder.delete_everywhere(raw)
+                    builder.delete(raw)
             if value is not None:
                 builder.write(canonical, encode_value(value))
 
     def _clear_plan(self, family: CookieFamily, target: RequestTarget) -> tuple[SetCookie, ...]:
-        builder = PlanBuilder(target, self.policy)
+        builder = PlanBuilder(target, self.policy, family.sent_counts)
         # Only names the browser sent: a cookie it did not send cannot path- or domain-match
         # this request, so no variant of it is reachable (or harmful) from here.
         for copy in family.copies:
             if copy.field in SESSION_FIELDS or copy.field == LAST_AUTH_USER:
-                builder.delete_everywhere(copy.raw_name)
+                builder.delete(copy.raw_name)
         return builder.build()
 
 

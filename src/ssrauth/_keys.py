@@ -60,14 +60,15 @@ class AmplifyKeys:
     ssrauth never reads, rewrites or deletes them.
     """
 
-    __slots__ = ("_classified", "_names", "_prefix", "client_id", "last_auth_user_name")
+    __slots__ = ("_classified", "_names", "client_id", "last_auth_user_name", "prefix")
 
     def __init__(self, client_id: str) -> None:
         if not client_id or "." in client_id:
             raise ValueError(f"not a Cognito app client id: {client_id!r}")
         self.client_id = client_id
-        self._prefix = f"{PREFIX}.{client_id}."
-        self.last_auth_user_name = encode_name(self._prefix + LAST_AUTH_USER)
+        #: ``CognitoIdentityServiceProvider.<client id>.``: every name of ours starts with it.
+        self.prefix = f"{PREFIX}.{client_id}."
+        self.last_auth_user_name = encode_name(self.prefix + LAST_AUTH_USER)
         # Every request repeats the same few names; percent-coding them each time would be most
         # of the per-request cost of the whole decision.
         self._names: Memo[tuple[str, str], str] = Memo(4096)
@@ -78,14 +79,14 @@ class AmplifyKeys:
         key = (username, field)
         name = self._names.get(key)
         if name is None:
-            name = self._names.put(key, encode_name(f"{self._prefix}{username}.{field}"))
+            name = self._names.put(key, encode_name(f"{self.prefix}{username}.{field}"))
         return name
 
     def classify(self, raw_name: str) -> AuthCookieName | None:
         """Recognise one of our names, whether the writer percent-encoded it or not."""
         # Cheap reject first: nearly every cookie on a request is not ours. The prefix has no
         # character js-cookie encodes, so only a name with "%" can still turn out to be ours.
-        if not raw_name.startswith(self._prefix) and "%" not in raw_name:
+        if not raw_name.startswith(self.prefix) and "%" not in raw_name:
             return None
         known = self._classified.get(raw_name)
         if known is None:
@@ -94,9 +95,9 @@ class AmplifyKeys:
 
     def _classify(self, raw_name: str) -> AuthCookieName:
         name = unquote(raw_name) if "%" in raw_name else raw_name
-        if not name.startswith(self._prefix):
+        if not name.startswith(self.prefix):
             return _FOREIGN
-        rest = name[len(self._prefix) :]
+        rest = name[len(self.prefix) :]
         if rest == LAST_AUTH_USER:
             return AuthCookieName(None, LAST_AUTH_USER)
         # Usernames may contain dots (e-mail addresses); the field is always the last segment.

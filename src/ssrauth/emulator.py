@@ -93,6 +93,8 @@ class CognitoEmulator:
             "ClientName": "ssrauth-emulator",
             "ExplicitAuthFlows": ["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
             "GenerateSecret": self.with_client_secret,
+            # Without ReadAttributes moto leaves profile claims out of id tokens.
+            "ReadAttributes": ["email", "email_verified", "name"],
         })
         self.client_id = client["UserPoolClient"]["ClientId"]
         self.client_secret = client["UserPoolClient"].get("ClientSecret")

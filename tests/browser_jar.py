@@ -72,8 +72,9 @@ class BrowserJar:
             key, _, attr_value = attribute.strip().partition("=")
             key = key.strip().lower()
             attr_value = attr_value.strip()
-            if key == "path" and attr_value.startswith("/"):
-                path = attr_value
+            if key == "path":
+                # §5.2.4 + §5.3 step 7: the last Path wins; a non-absolute one means default.
+                path = attr_value if attr_value.startswith("/") else None
             elif key == "domain" and attr_value:
                 domain = attr_value.lstrip(".").lower()
             elif key == "max-age":

@@ -200,8 +200,10 @@ def parse_set_cookie_target(header: str, request_path: str) -> tuple[str, str | 
     for match in _ATTRIBUTE.finditer(rest):
         key = match.group(1).strip().lower()
         value = (match.group(2) or "").strip()
-        if key == "path" and value.startswith("/"):
-            path = value
+        if key == "path":
+            # §5.2.4: a Path that is empty or not absolute stands for the default-path, and
+            # §5.3 step 7 takes the last Path attribute.
+            path = value if value.startswith("/") else None
         elif key == "domain" and value:
             domain = _normalise_domain(value)
     return (name, domain, path if path is not None else default_path(request_path))

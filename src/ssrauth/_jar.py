@@ -45,6 +45,11 @@ class CookieFamily:
             counts[c.raw_name] = counts.get(c.raw_name, 0) + 1
         return counts
 
+    def entries(self, username: str | None, field: str) -> list[tuple[int, str]]:
+        """(position among our copies, value) of every copy of one field, header order."""
+        return [(i, c.value) for i, c in enumerate(self.copies)
+                if c.username == username and c.field == field]
+
     def values(self, username: str | None, field: str) -> list[str]:
         """Every copy's value of one field, header order, repeats kept (order carries meaning)."""
         return [c.value for c in self.copies if c.username == username and c.field == field]

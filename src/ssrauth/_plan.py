@@ -49,18 +49,15 @@ def ancestor_paths(request_path: str, max_depth: int = MAX_PATH_DEPTH) -> list[s
     """
     if not request_path.startswith("/"):
         return ["/"]
-    segments = request_path.split("/")[1:]
+    # Every "/" after the first yields the prefix before it and the prefix through it; the
+    # whole path matches itself. Empty segments ("/a//b") are paths like any other.
+    slashes = [i for i, char in enumerate(request_path) if char == "/"][1 : max_depth + 1]
     paths = ["/"]
-    current = ""
-    for index, segment in enumerate(segments[:max_depth]):
-        if not segment:
-            break  # "//" or a trailing "/": nothing deeper can path-match
-        current = f"{current}/{segment}"
-        paths.append(current)
-        is_last = index == len(segments) - 1
-        if not is_last or request_path.endswith(current + "/"):
-            paths.append(current + "/")
-    return paths
+    for i in slashes:
+        paths += [request_path[:i], request_path[: i + 1]]
+    if len(slashes) < max_depth:
+        paths.append(request_path)
+    return list(dict.fromkeys(paths))
 
 
 def domain_variants(host: str, policy: CookiePolicy) -> list[str | None]:
@@ -126,7 +123,7 @@ class PlanBuilder:
         cookie = SetCookie(name, value, self.policy.path, self.policy.domain)
         self._entries[cookie.target] = cookie
 
-    def delete(self, name: str) -> None:
+    def delete(self, name: str, *, sweep: bool = False) -> None:
         """Delete every copy of ``name`` the browser may hold that this request can reach.
 
         * Not sent on this request: no copy path- or domain-matches it; nothing to delete.
@@ -137,10 +134,11 @@ class PlanBuilder:
 
         Unconfigured Domain spellings are left out of the single-copy case on purpose: each
         one adds a line per path per name to every refresh, and proxies such as nginx answer
-        502 to response headers beyond their 4-8 KiB buffer.
+        502 to response headers beyond their 4-8 KiB buffer. ``sweep`` asks for every spelling
+        even for a single copy: the session is ending and no later response may reach it.
         """
         copies = self._sent.get(name, 0)
-        if copies > 1:
+        if copies > 1 or (sweep and copies):
             self._delete_at(name, self._all_variants())
         elif copies == 1:
             self._delete_at(name, self._configured_variants())

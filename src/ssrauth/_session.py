@@ -109,7 +109,7 @@ class Outcome:
 @dataclass(frozen=True, slots=True)
 class _Pick:
     token: VerifiedToken | None
-    index: int | None
+    position: int | None  # of the winning copy among the family's copies (header order)
     problems: tuple[str, ...]
     unknown_kids: frozenset[str]
     failures: int
@@ -162,13 +162,16 @@ class SessionRules:
             return empty, None
 
         username, access = self._pick_user(family, jwks)
-        id_pick = self._pick(family.values(username, "idToken"), "id", jwks, access.token)
+        id_pick = self._pick(family.entries(username, "idToken"), "id", jwks, access.token)
         unknown = access.unknown_kids | id_pick.unknown_kids
-        aligned = _Alignment(access.index, len(family.values(username, "accessToken")))
-        refresh_tokens = tuple(_aligned_first(family.values(username, "refreshToken"), aligned))
-        drift_ms = _parse_drift(_aligned_value(family.values(username, "clockDrift"), aligned))
-        details = _aligned_value(family.values(username, "signInDetails"), aligned)
-        tidy = self._tidy_plan(family, target, username, aligned, rewritten=())
+        anchor = access.position
+        refresh_tokens = tuple(_companions(family.entries(username, "refreshToken"), anchor))
+        drift_ms = _parse_drift(_companion(family.entries(username, "clockDrift"), anchor))
+        details = _companion(family.entries(username, "signInDetails"), anchor)
+        # Duplicated tokens are rewritten with the copies that verified, never by position.
+        chosen = {field: pick.token.raw for field, pick in
+                  (("accessToken", access), ("idToken", id_pick)) if pick.token is not None}
+        tidy = self._tidy_plan(family, target, username, anchor, chosen)
         token = access.token
 
         def decision(state: State, session: Session | None, plan: tuple[SetCookie, ...],
@@ -207,7 +210,7 @@ class SessionRules:
     def _pick_user(self, family: CookieFamily, jwks: JwkSet) -> tuple[str, _Pick]:
         """The user whose access token verifies freshest; LastAuthUser decides ties."""
         users = family.last_auth_users()
-        picks = [(u, self._pick(family.values(u, "accessToken"), "access", jwks, None))
+        picks = [(u, self._pick(family.entries(u, "accessToken"), "access", jwks, None))
                  for u in users]
         valid = [(u, p) for u, p in picks if p.token is not None]
         if valid:
@@ -216,7 +219,7 @@ class SessionRules:
 
     def _pick(
         self,
-        values: Sequence[str],
+        entries: Sequence[tuple[int, str]],
         use: TokenUse,
         jwks: JwkSet,
         partner: VerifiedToken | None,
@@ -227,11 +230,11 @@ class SessionRules:
         is verified; the cache keeps that cheap.
         """
         best: VerifiedToken | None = None
-        best_index: int | None = None
+        best_position: int | None = None
         problems: list[str] = []
         failures = 0
         unknown: set[str] = set()
-        for index, value in enumerate(values):
+        for position, value in entries:
             try:
                 token = self.verifier.verify(value, use, jwks)
             except UnknownSigningKey as error:
@@ -246,10 +249,11 @@ class SessionRules:
                 problems.append("id token belongs to another user")
                 continue
             if best is None or _freshness(token) > _freshness(best):
-                best, best_index = token, index
+                best, best_position = token, position
         if best is not None:
             problems = []
-        return _Pick(best, best_index, tuple(dict.fromkeys(problems)), frozenset(unknown), failures)
+        return _Pick(best, best_position, tuple(dict.fromkeys(problems)), frozenset(unknown),
+                     failures)
 
     # -- outcomes after I/O ----------------------------------------------------------------------
 
@@ -317,7 +321,8 @@ class SessionRules:
         if tokens.id_token is None:
             for raw in family.raw_names(username, "idToken"):
                 builder.delete(raw)
-        self._tidy(builder, family, username, _NO_ALIGNMENT, rewritten=tuple(written))
+        # idToken counts as rewritten either way: without a new one the old was just deleted.
+        self._tidy(builder, family, username, None, {}, rewritten=(*written, "idToken"))
         session = Session(username, access, id_token)
         return Outcome(session, builder.build(), reason, tokens)
 
@@ -333,11 +338,11 @@ class SessionRules:
         family: CookieFamily,
         target: RequestTarget,
         username: str,
-        aligned: _Alignment,
-        rewritten: tuple[str, ...],
+        anchor: int | None,
+        chosen: Mapping[str, str],
     ) -> tuple[SetCookie, ...]:
         builder = PlanBuilder(target, self.policy, family.sent_counts)
-        self._tidy(builder, family, username, aligned, rewritten)
+        self._tidy(builder, family, username, anchor, chosen, rewritten=())
         return builder.build()
 
     def _tidy(
@@ -345,14 +350,16 @@ class SessionRules:
         builder: PlanBuilder,
         family: CookieFamily,
         username: str,
-        aligned: _Alignment,
+        anchor: int | None,
+        chosen: Mapping[str, str],
         rewritten: tuple[str, ...],
     ) -> None:
         """Heal what the browser holds without changing the session it means.
 
         * another user's session fields (a stale family left by an earlier sign-in) are deleted;
         * a field sent twice, or under a non-canonical spelling, is rewritten once canonically
-          (the copy that goes with the winning access token) and every other variant deleted.
+          and every other variant deleted. Tokens keep the copy that verified (``chosen``);
+          other fields the copy written together with the winning access token (``anchor``).
         """
         groups = dict.fromkeys((c.username, c.field) for c in family.copies)
         duplicated = set(family.duplicated())
@@ -370,8 +377,10 @@ class SessionRules:
                 continue
             if owner is None:
                 value: str | None = username
+            elif field in chosen:
+                value = chosen[field]
             else:
-                value = _aligned_value(family.values(owner, field), aligned)
+                value = _companion(family.entries(owner, field), anchor)
             for raw in raws:
                 if raw != canonical:
                     builder.delete(raw)
@@ -382,9 +391,11 @@ class SessionRules:
         builder = PlanBuilder(target, self.policy, family.sent_counts)
         # Only names the browser sent: a cookie it did not send cannot path- or domain-match
         # this request, so no variant of it is reachable (or harmful) from here.
+        # A clear is the last word (sign-out, rejected refresh): every spelling is swept, since a
+        # lone copy under an unconfigured Domain would otherwise outlive the session.
         for copy in family.copies:
             if copy.field in SESSION_FIELDS or copy.field == LAST_AUTH_USER:
-                builder.delete(copy.raw_name)
+                builder.delete(copy.raw_name, sweep=True)
         return builder.build()
 
 
@@ -392,35 +403,23 @@ def _freshness(token: VerifiedToken | None) -> tuple[int, int]:
     return (token.iat, token.exp) if token is not None else (-1, -1)
 
 
-@dataclass(frozen=True, slots=True)
-class _Alignment:
-    """Where the winning access token sat among its copies, and how many copies there were."""
-
-    index: int | None
-    copies: int
-
-
-_NO_ALIGNMENT = _Alignment(None, 0)
-
-
-def _aligned_value(values: Sequence[str], aligned: _Alignment) -> str | None:
+def _companion(entries: Sequence[tuple[int, str]], anchor: int | None) -> str | None:
     """The copy of a field that was written together with the winning access token."""
-    ordered = _aligned_first(values, aligned)
+    ordered = _companions(entries, anchor)
     return ordered[0] if ordered else None
 
 
-def _aligned_first(values: Sequence[str], aligned: _Alignment) -> list[str]:
-    """Distinct values, the copy that belongs with the winning access token first.
+def _companions(entries: Sequence[tuple[int, str]], anchor: int | None) -> list[str]:
+    """Distinct values of a field, nearest the winning access token (``anchor``) first.
 
-    A writer stores a user's fields together at one path, so when a field has as many copies as
-    the access token, the copy at the winner's position belongs with it. Otherwise header order
-    stands: the first copy is the one Amplify JS (js-cookie ``get``) reads in the browser.
+    A writer stores a user's fields together, under one path and domain, and the browser sends
+    one path's cookies together in creation order (RFC 6265 §5.4), so the copy sent nearest the
+    winning access token is the one written with it. Without a winner, header order stands: the
+    first copy is the one Amplify JS (js-cookie ``get``) reads in the browser.
     """
-    ordered = list(values)
-    index = aligned.index
-    if index is not None and len(ordered) == aligned.copies and index > 0:
-        ordered.insert(0, ordered.pop(index))
-    return list(dict.fromkeys(ordered))
+    if anchor is not None:
+        entries = sorted(entries, key=lambda entry: (abs(entry[0] - anchor), entry[0]))
+    return list(dict.fromkeys(value for _, value in entries))
 
 
 def _parse_drift(value: str | None) -> int:

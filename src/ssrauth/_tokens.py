@@ -127,27 +127,35 @@ class TokenVerifier:
     def __init__(self, *, issuer: str, client_id: str, cache_size: int = 4096) -> None:
         self.issuer = issuer
         self.client_id = client_id
-        self._cache: Memo[tuple[bytes, str], VerifiedToken | InvalidToken] = Memo(cache_size)
+        # Each entry remembers the key set it was judged against: a verification racing a key
+        # set change must not be read back under the new keys.
+        self._cache: Memo[tuple[bytes, str], tuple[JwkSet, VerifiedToken | InvalidToken]] = Memo(
+            cache_size
+        )
         self._cache_keys: JwkSet | None = None
 
     def verify(self, token: str, token_use: TokenUse, keys: JwkSet) -> VerifiedToken:
         """Return the verified token or raise :class:`InvalidToken` (never anything else)."""
+        if not token.isascii():
+            raise InvalidToken("not a JWT: the compact serialisation is ASCII")
         if keys is not self._cache_keys:
-            self._cache.clear()
+            self._cache.clear()  # old keys' entries would never be read again: free them
             self._cache_keys = keys
         cache_key = (token_digest(token), token_use)
-        cached = self._cache.get(cache_key)
-        if cached is None:
+        entry = self._cache.get(cache_key)
+        if entry is not None and entry[0] is keys:
+            result = entry[1]
+        else:
             try:
-                cached = self._verify_uncached(token, token_use, keys)
+                result = self._verify_uncached(token, token_use, keys)
             except UnknownSigningKey:
                 raise  # Not cached: a JWKS refetch may make the same token verify.
             except InvalidToken as error:
-                cached = error
-            self._cache.put(cache_key, cached)
-        if isinstance(cached, InvalidToken):
-            raise cached
-        return cached
+                result = error
+            self._cache.put(cache_key, (keys, result))
+        if isinstance(result, InvalidToken):
+            raise result
+        return result
 
     def _verify_uncached(self, token: str, token_use: TokenUse, keys: JwkSet) -> VerifiedToken:
         try:

@@ -1,0 +1,56 @@
+"""read_family: every copy of our cookies on one request, exactly as sent, values decoded."""
+
+from __future__ import annotations
+
+from ssrauth._cookies import parse_cookie_header
+from ssrauth._jar import CookieFamily, read_family
+from tests.unit.factory import KEYS, OTHER_KEYS, amplify_cookies, cookie_header
+
+ENCODED = KEYS.name("a@b.com", "accessToken")
+RAW = ENCODED.replace("%40", "@")
+
+
+def family(header: str) -> CookieFamily:
+    return read_family(parse_cookie_header(header), KEYS)
+
+
+def test_only_our_clients_cookies_are_read() -> None:
+    theirs = amplify_cookies("alice", access="t", keys=OTHER_KEYS)
+    result = family(cookie_header([*theirs, ("_ga", "1"), (KEYS.name("alice", "idToken"), "i")]))
+    assert [(c.username, c.field, c.value) for c in result.copies] == [("alice", "idToken", "i")]
+
+
+def test_values_are_decoded_and_names_kept_exactly_as_sent() -> None:
+    details = KEYS.name("a@b.com", "signInDetails")
+    result = family(f"{details}={{%22loginId%22:%22a@b.com%22}}; {RAW}=jwt")
+    assert [(c.raw_name, c.value) for c in result.copies] == [
+        (details, '{"loginId":"a@b.com"}'), (RAW, "jwt")]
+
+
+def test_spellings_are_one_field_with_two_wire_names() -> None:
+    result = family(f"{RAW}=old; {ENCODED}=new; {ENCODED}=newer")
+    assert result.values("a@b.com", "accessToken") == ["old", "new", "newer"]
+    assert result.raw_names("a@b.com", "accessToken") == [RAW, ENCODED]
+    assert result.duplicated() == [("a@b.com", "accessToken")]
+    assert result.sent_counts == {RAW: 1, ENCODED: 2}
+
+
+def test_last_auth_users_are_distinct_in_header_order() -> None:
+    lau = KEYS.last_auth_user_name
+    result = family(f"{lau}=bob; {lau}=alice; {lau}=bob")
+    assert result.last_auth_users() == ["bob", "alice"]
+
+
+def test_without_last_auth_user_amplifys_fallback_is_used() -> None:
+    assert family(f"{KEYS.name('alice', 'idToken')}=i").last_auth_users() == ["username"]
+
+
+def test_usernames_lists_every_user_with_a_field() -> None:
+    header = cookie_header([*amplify_cookies("alice", access="a"),
+                            *amplify_cookies("bob", refresh="r", last_auth_user=None)])
+    assert family(header).usernames() == ["alice", "bob"]
+
+
+def test_empty_family() -> None:
+    assert family("other=1").is_empty
+    assert family("other=1").duplicated() == []

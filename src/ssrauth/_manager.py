@@ -205,7 +205,7 @@ class SessionManager:
         result: SignInResult = yield _SignIn(username, password)
         jwks = yield from self._keys_for(result.tokens)
         try:
-            outcome = self.rules.after_sign_in(
+            outcome = self.rules.establish(
                 auth.decision, result.username, result.tokens, result.sign_in_details, jwks,
                 self.clock.now(),
             )

@@ -266,29 +266,15 @@ class SessionRules:
     ) -> Outcome:
         """New tokens from the provider (or from a sibling request's refresh): write them."""
         assert decision.username is not None
-        return self._establish(decision, decision.username, tokens, decision.sign_in_details,
-                               jwks, now, "refreshed")
-
-    def after_sign_in(
-        self,
-        decision: Decision,
-        username: str,
-        tokens: TokenSet,
-        sign_in_details: str | None,
-        jwks: JwkSet,
-        now: float,
-    ) -> Outcome:
-        """A password sign-in succeeded on the request ``decision`` was made for: write its
-        tokens, remove any other user's family."""
-        return self._establish(decision, username, tokens, sign_in_details, jwks, now,
-                               "signed in")
+        return self.establish(decision, decision.username, tokens, decision.sign_in_details,
+                              jwks, now, "refreshed")
 
     def clear(self, decision: Decision, reason: str) -> Outcome:
         """The session is over (rejected refresh, sign-out): delete every variant, once."""
         plan = self._clear_plan(decision.family, decision.target)
         return Outcome(None, plan, reason)
 
-    def _establish(
+    def establish(
         self,
         decision: Decision,
         username: str,
@@ -296,8 +282,11 @@ class SessionRules:
         sign_in_details: str | None,
         jwks: JwkSet,
         now: float,
-        reason: str,
+        reason: str = "signed in",
     ) -> Outcome:
+        """Write a session (a sign-in, or a refresh) on the request ``decision`` was made for:
+        every field canonically, strays of the names written deleted, other users' families
+        removed. Raises ``InvalidToken`` when the provider's own tokens do not verify."""
         family = decision.family
         access = self.verifier.verify(tokens.access_token, "access", jwks)
         id_token = (self.verifier.verify(tokens.id_token, "id", jwks)

@@ -280,7 +280,7 @@ def test_write_leaves_exactly_one_copy_of_each_written_cookie(
     else:
         user = scenario.username
         tokens = fresh_tokens(user)
-        outcome = rules_.after_sign_in(decision, user, tokens, SIGN_IN_DETAILS, jwks(), NOW)
+        outcome = rules_.establish(decision, user, tokens, SIGN_IN_DETAILS, jwks(), NOW)
     after = respond(scenario, outcome.plan, rewritten_user=user)
 
     written = {KEYS.last_auth_user_name: user,
@@ -325,7 +325,7 @@ def test_lone_copy_under_an_unconfigured_domain_is_swept_by_the_next_response() 
     scenario = amplify_wrote_with_domain_of_the_host()
     rules_ = scenario.rules()
     tokens = fresh_tokens("alice")
-    signed_in = respond(scenario, rules_.after_sign_in(decide(scenario), "alice", tokens, None,
+    signed_in = respond(scenario, rules_.establish(decide(scenario), "alice", tokens, None,
                                                        jwks(), NOW).plan, rewritten_user="alice")
     # The write could not know the Domain copy was there; the browser now sends both, the
     # freshest wins and that response sweeps every Domain spelling.

@@ -324,7 +324,7 @@ def test_other_clients_cookies_never_appear_in_any_plan() -> None:
         "decision": decision.plan,
         "clear": core.clear(decision, "signed out").plan,
         "refresh": core.after_refresh(decision, minter().token_set(), jwks(), NOW).plan,
-        "sign-in": core.after_sign_in(decision, "bob", minter().token_set("bob"), None, jwks(),
+        "sign-in": core.establish(decision, "bob", minter().token_set("bob"), None, jwks(),
                                       NOW).plan,
     }
     for kind, plan in plans.items():
@@ -394,7 +394,7 @@ def test_sign_in_replaces_another_users_session_and_keeps_device_keys() -> None:
     core = rules()
     decision = decide(jar.cookie_header("/"), core=core)
     tokens = minter().token_set("bob")
-    outcome = core.after_sign_in(decision, "bob", tokens, SIGN_IN_DETAILS, jwks(), NOW)
+    outcome = core.establish(decision, "bob", tokens, SIGN_IN_DETAILS, jwks(), NOW)
     assert outcome.session is not None
     assert outcome.session.username == "bob"
     apply(jar, outcome.plan)

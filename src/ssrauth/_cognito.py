@@ -22,7 +22,7 @@ import httpx
 
 from ._config import CognitoConfig
 from ._drive import Steps, adrive, drive
-from ._errors import ProviderRejected, ProviderUnavailable, SignInChallenge
+from ._errors import ProviderError, ProviderRejected, ProviderUnavailable, SignInChallenge
 from ._tokens import TokenSet
 
 __all__ = ["CognitoProvider", "SignInResult"]
@@ -48,7 +48,15 @@ _UNSUPPORTED_CODES = frozenset({"UnknownOperationException", "UnsupportedOperati
 
 
 class _Unsupported(ProviderUnavailable):
-    """The endpoint lacks the operation; the protocol falls back to an older one."""
+    """The endpoint lacks the operation; the protocol falls back to an older one.
+
+    ``certain``: it said so (UnknownOperationException); otherwise it is a guess from a bare
+    HTML 500, which an outage can produce too.
+    """
+
+    def __init__(self, message: str, code: str | None, *, certain: bool) -> None:
+        super().__init__(message, code)
+        self.certain = certain
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +146,13 @@ class CognitoProvider:
         return SignInResult(str(name), _token_set(data, None), details)
 
     def _refresh(self, refresh_token: str, username: str | None) -> Steps[_Call, TokenSet]:
-        """Refresh, preferring the rotation-capable API (what Amplify ≥ 6.15.4 uses)."""
+        """Refresh, preferring the rotation-capable API (what Amplify ≥ 6.15.4 uses).
+
+        Where the endpoint lacks it, InitiateAuth REFRESH_TOKEN_AUTH. An endpoint that said so
+        plainly (UnknownOperationException) is believed at once. A bare HTML 500, which is how
+        moto says it but also how a broken proxy says anything, is only believed once the
+        fallback got a real Cognito answer: an outage must never switch the rotation API off.
+        """
         if self.supports_token_rotation_api is not False:
             body: dict[str, Any] = {"ClientId": self.config.client_id,
                                     "RefreshToken": refresh_token}
@@ -146,28 +160,44 @@ class CognitoProvider:
                 body["ClientSecret"] = self.config.client_secret
             try:
                 data = yield _Call("GetTokensFromRefreshToken", body)
-            except _Unsupported:
-                if self.supports_token_rotation_api:
-                    raise  # it answered before, so this is an outage: never fall back then
-                logger.info("ssrauth: endpoint lacks GetTokensFromRefreshToken; using "
-                            "InitiateAuth REFRESH_TOKEN_AUTH (no refresh-token rotation)")
-                self.supports_token_rotation_api = False
+            except _Unsupported as unsupported:
+                if self.supports_token_rotation_api or not self._may_believe(unsupported):
+                    raise ProviderUnavailable(str(unsupported), unsupported.code) from None
+                if unsupported.certain:
+                    self._learn_no_rotation_api()
             else:
                 self.supports_token_rotation_api = True
                 return _token_set(data, refresh_token)
         parameters = {"REFRESH_TOKEN": refresh_token}
         if username is not None:
             self._add_secret_hash(parameters, username)
-        data = yield _Call(
-            "InitiateAuth",
-            {"AuthFlow": "REFRESH_TOKEN_AUTH", "ClientId": self.config.client_id,
-             "AuthParameters": parameters},
-        )
+        call = _Call("InitiateAuth", {"AuthFlow": "REFRESH_TOKEN_AUTH",
+                                      "ClientId": self.config.client_id,
+                                      "AuthParameters": parameters})
+        try:
+            data = yield call
+        except ProviderError as error:
+            if error.code is not None:  # a Cognito JSON answer: the endpoint speaks the API
+                self._learn_no_rotation_api()
+            raise
+        self._learn_no_rotation_api()
         return _token_set(data, refresh_token)
+
+    def _learn_no_rotation_api(self) -> None:
+        if self.supports_token_rotation_api is None:
+            logger.info("ssrauth: endpoint lacks GetTokensFromRefreshToken; using "
+                        "InitiateAuth REFRESH_TOKEN_AUTH (no refresh-token rotation)")
+            self.supports_token_rotation_api = False
+
+    def _may_believe(self, unsupported: _Unsupported) -> bool:
+        """AWS itself never answers an HTML 500; only a custom endpoint (moto, LocalStack, a
+        proxy) may be taken at such a word."""
+        return unsupported.certain or self.config.endpoint_url is not None
 
     def _revoke(self, refresh_token: str) -> Steps[_Call, bool]:
         """RevokeToken. Answers False where the endpoint lacks it (moto): the caller's tombstone
-        is then all that stands between the old token and a new session, and it logs so."""
+        is then all that stands between the old token and a new session, and it logs so. Only
+        a plain "unknown operation" is remembered; a bare 500 is asked again next time."""
         if self.supports_revoke_token is False:
             return False
         body: dict[str, Any] = {"ClientId": self.config.client_id, "Token": refresh_token}
@@ -175,11 +205,12 @@ class CognitoProvider:
             body["ClientSecret"] = self.config.client_secret
         try:
             yield _Call("RevokeToken", body)
-        except _Unsupported:
-            if self.supports_revoke_token:
-                raise
+        except _Unsupported as unsupported:
+            if self.supports_revoke_token or not self._may_believe(unsupported):
+                raise ProviderUnavailable(str(unsupported), unsupported.code) from None
             logger.warning("ssrauth: endpoint lacks RevokeToken; refresh tokens are not revoked")
-            self.supports_revoke_token = False
+            if unsupported.certain:
+                self.supports_revoke_token = False
             return False
         self.supports_revoke_token = True
         return True
@@ -253,7 +284,8 @@ def _classify(call: _Call, response: httpx.Response) -> dict[str, Any]:
         message = str(data.get("message") or data.get("Message") or message)
     code = code or response.headers.get("x-amzn-errortype", "").partition(":")[0] or None
     if code in _UNSUPPORTED_CODES or (response.status_code in (500, 501) and data is None):
-        raise _Unsupported(f"{call.operation} is not supported by this endpoint", code)
+        raise _Unsupported(f"{call.operation} is not supported by this endpoint", code,
+                           certain=code in _UNSUPPORTED_CODES)
     if code in REJECTIONS:
         raise ProviderRejected(message, code)
     raise ProviderUnavailable(f"{call.operation} answered HTTP {response.status_code}: {message}",

@@ -285,8 +285,11 @@ class SessionRules:
         reason: str = "signed in",
     ) -> Outcome:
         """Write a session (a sign-in, or a refresh) on the request ``decision`` was made for:
-        every field canonically, strays of the names written deleted, other users' families
-        removed. Raises ``InvalidToken`` when the provider's own tokens do not verify."""
+        every changed field canonically, strays of the names written deleted, other users'
+        families removed. A field the browser already holds once, canonically, with the same
+        value (LastAuthUser and signInDetails on a refresh, the refresh token without rotation)
+        is left alone: rewriting it would only add Set-Cookie lines and deletions.
+        Raises ``InvalidToken`` when the provider's own tokens do not verify."""
         family = decision.family
         access = self.verifier.verify(tokens.access_token, "access", jwks)
         id_token = (self.verifier.verify(tokens.id_token, "id", jwks)
@@ -303,6 +306,10 @@ class SessionRules:
         for field, value in written.items():
             owner = None if field == LAST_AUTH_USER else username
             canonical = self._name(owner, field)
+            if family.raw_names(owner, field) == [canonical] and family.values(
+                owner, field
+            ) == [value]:
+                continue
             for raw in family.raw_names(owner, field):
                 if raw != canonical:
                     builder.delete(raw)

@@ -1,0 +1,155 @@
+"""When Cognito cannot be asked, nobody is logged out: cookies stay exactly as they were, the
+request is anonymous (503 + Retry-After where a user is required), and the next request after the
+outage refreshes normally. Every outage is a real network condition on loopback."""
+
+from __future__ import annotations
+
+import pytest
+
+from ssrauth import Event, ManualClock, SessionManager
+from ssrauth.emulator import CognitoEmulator
+
+from .conftest import (
+    Browser,
+    FlakyCognito,
+    assert_canonical,
+    build_app,
+    cookie_name,
+    flaky_config,
+    jar_state,
+    session_names,
+    value_of,
+)
+
+pytestmark = pytest.mark.anyio
+
+OUTAGES = ["refused", "timeout", "http500", "html500", "html502", "throttled"]
+
+
+@pytest.fixture
+def flaky_manager(
+    emulator: CognitoEmulator, flaky: FlakyCognito, clock: ManualClock
+) -> SessionManager:
+    return SessionManager(flaky_config(emulator, flaky), clock=clock)
+
+
+@pytest.mark.parametrize("outage", OUTAGES)
+async def test_outage_keeps_cookies_then_recovers(
+    flaky_manager: SessionManager,
+    emulator: CognitoEmulator,
+    flaky: FlakyCognito,
+    clock: ManualClock,
+    outage: str,
+) -> None:
+    browser = Browser(build_app(flaky_manager))
+    await browser.sign_in("alice")  # through the proxy while it is up
+    cid = emulator.client_id
+    access_name = cookie_name(cid, "alice", "accessToken")
+    old_access = value_of(browser.jar, access_name)
+    clock.advance(3600)
+    before = jar_state(browser.jar)
+    flaky.set_mode(outage)
+
+    api = await browser.get("/api/me")
+    page = await browser.get("/orders/42")
+
+    # The user may well be signed in; we could not ask. 503, not a 401 that sends them to sign-in.
+    assert api.status_code == 503
+    assert int(api.headers["retry-after"]) > 0
+    assert page.status_code == 200
+    assert page.json()["user"] is None
+    for response in (api, page):
+        assert "set-cookie" not in response.headers
+    assert jar_state(browser.jar) == before
+    assert emulator.refresh_calls() == 0
+    assert flaky_manager.events.count(Event.PROVIDER_UNAVAILABLE) == 2
+    assert flaky_manager.events.count(Event.REFRESH_REJECTED) == 0
+    if outage != "refused":
+        assert outage in flaky.answered  # the failure really went over the wire
+
+    flaky.set_mode("up")
+    back = await browser.get("/api/me")
+
+    assert back.status_code == 200
+    assert back.json()["username"] == "alice"
+    assert emulator.refresh_calls() == 1
+    assert_canonical(browser.jar, session_names(cid, "alice"))
+    assert value_of(browser.jar, access_name) != old_access
+
+
+@pytest.mark.parametrize("outage", ["refused", "throttled"])
+async def test_outage_inside_the_refresh_margin_keeps_serving_the_user(
+    flaky_manager: SessionManager,
+    emulator: CognitoEmulator,
+    flaky: FlakyCognito,
+    clock: ManualClock,
+    outage: str,
+) -> None:
+    """Seconds before expiry ssrauth tries to refresh (Amplify's 5 s margin); if that fails the
+    still-valid token keeps serving the request."""
+    browser = Browser(build_app(flaky_manager))
+    await browser.sign_in("alice")
+    clock.advance(3600 - 3)
+    before = jar_state(browser.jar)
+    flaky.set_mode(outage)
+
+    api = await browser.get("/api/me")
+
+    assert api.status_code == 200
+    assert api.json()["username"] == "alice"
+    assert "set-cookie" not in api.headers
+    assert jar_state(browser.jar) == before
+    assert flaky_manager.events.count(Event.PROVIDER_UNAVAILABLE) == 1
+
+
+async def test_sign_in_during_an_outage_sets_nothing(
+    flaky_manager: SessionManager, flaky: FlakyCognito
+) -> None:
+    browser = Browser(build_app(flaky_manager))
+    flaky.set_mode("http500")
+
+    response = await browser.post("/signin", data={"username": "alice", "password": "x-1"})
+
+    assert response.status_code == 503
+    assert "set-cookie" not in response.headers
+    assert browser.jar.cookies == []
+    assert flaky.answered == ["http500"]
+
+
+async def test_an_outage_teaches_the_provider_nothing_about_refresh(
+    flaky_manager: SessionManager,
+    emulator: CognitoEmulator,
+    flaky: FlakyCognito,
+    clock: ManualClock,
+) -> None:
+    browser = Browser(build_app(flaky_manager))
+    await browser.sign_in("alice")
+    clock.advance(3600)
+    flaky.set_mode("html500")  # a load balancer's error page, before any refresh succeeded
+    assert (await browser.get("/api/me")).status_code == 503
+    flaky.set_mode("up")
+
+    assert (await browser.get("/api/me")).status_code == 200
+
+    # Against AWS with refresh-token rotation on, REFRESH_TOKEN_AUTH is refused, so a provider
+    # that stopped asking for GetTokensFromRefreshToken after one outage could never refresh
+    # again. Here moto is back: the capability must be probed against it, once.
+    assert emulator.calls["GetTokensFromRefreshToken"] == 1
+    assert emulator.refresh_calls() == 1
+
+
+async def test_an_outage_during_sign_out_does_not_stop_later_revocations(
+    flaky_manager: SessionManager, emulator: CognitoEmulator, flaky: FlakyCognito
+) -> None:
+    browser = Browser(build_app(flaky_manager))
+    await browser.sign_in("alice")
+    flaky.set_mode("html500")
+    assert (await browser.post("/signout")).status_code == 200  # sign-out never fails the user
+    flaky.set_mode("up")
+    await browser.sign_in("alice")
+
+    assert (await browser.post("/signout")).status_code == 200
+
+    # The tombstone only lives in this process; revocation at Cognito is what protects a copy of
+    # the cookies used elsewhere. The endpoint answers again, so it must be asked again.
+    assert emulator.calls["RevokeToken"] == 1

@@ -21,6 +21,8 @@ __all__ = [
     "default_path",
     "encode_name",
     "encode_value",
+    "pair_name",
+    "pair_value",
     "parse_cookie_header",
     "parse_set_cookie_target",
     "render_set_cookie",
@@ -58,17 +60,28 @@ def parse_cookie_header(header: str) -> list[RequestCookie]:
     """
     pairs: list[RequestCookie] = []
     for piece in header.split(";"):
-        name, sep, value = piece.partition("=")
-        name = name.strip()
-        if not sep:
-            # No "=": RFC 6265bis treats the text as a value with an empty name; nothing of ours.
-            continue
-        value = value.strip()
-        if len(value) >= 2 and value[0] == '"' and value[-1] == '"':
-            value = value[1:-1]  # RFC 6265 §4.1.1: a cookie-value may be wrapped in DQUOTEs.
-        if name:
-            pairs.append(RequestCookie(name, value))
+        named = pair_name(piece)
+        if named is not None:
+            pairs.append(RequestCookie(named[0], pair_value(piece, named[1])))
     return pairs
+
+
+def pair_name(piece: str) -> tuple[str, int] | None:
+    """The name of one ``name=value`` piece and where its ``=`` is; None for a piece without
+    ``=`` (RFC 6265bis: a value with an empty name, never ours) or with an empty name."""
+    equals = piece.find("=")
+    if equals < 0:
+        return None
+    name = piece[:equals].strip()
+    return (name, equals) if name else None
+
+
+def pair_value(piece: str, equals: int) -> str:
+    """The value of one piece, as sent; RFC 6265 §4.1.1 allows DQUOTEs around a cookie-value."""
+    value = piece[equals + 1 :].strip()
+    if len(value) >= 2 and value[0] == '"' and value[-1] == '"':
+        value = value[1:-1]
+    return value
 
 
 # js-cookie 3 (what Amplify's CookieStorage uses) encodes names with encodeURIComponent and then

@@ -8,13 +8,18 @@ keeps all of it, in header order, for the decision and the plan to reason about.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from ._cookies import RequestCookie, decode_value
+from ._cookies import decode_value, pair_name, pair_value
 from ._keys import FALLBACK_USERNAME, LAST_AUTH_USER, AmplifyKeys
 from ._memo import Memo
 
-__all__ = ["AuthCookie", "CookieFamily", "read_family"]
+__all__ = [
+    "AuthCookie",
+    "CookieFamily",
+    "auth_pieces",
+    "read_family",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +37,22 @@ class CookieFamily:
     """All copies of our client id's cookies on one request, in header order."""
 
     copies: tuple[AuthCookie, ...]
+    #: Copies by (username, field), in header order: the decision asks for one field at a time,
+    #: several times per request, and scanning every copy for each question added up.
+    by_field: dict[tuple[str | None, str], list[AuthCookie]] = field(
+        init=False, repr=False, compare=False, hash=False
+    )
+
+    def __post_init__(self) -> None:
+        index: dict[tuple[str | None, str], list[AuthCookie]] = {}
+        for c in self.copies:
+            key = (c.username, c.field)
+            group = index.get(key)
+            if group is None:
+                index[key] = [c]
+            else:
+                group.append(c)
+        object.__setattr__(self, "by_field", index)
 
     @property
     def is_empty(self) -> bool:
@@ -52,7 +73,7 @@ class CookieFamily:
 
     def values(self, username: str | None, field: str) -> list[str]:
         """Every copy's value of one field, header order, repeats kept (order carries meaning)."""
-        return [c.value for c in self.copies if c.username == username and c.field == field]
+        return [c.value for c in self.by_field.get((username, field), ())]
 
     def last_auth_users(self) -> list[str]:
         """Distinct LastAuthUser values, header order; Amplify's fallback when there is none."""
@@ -65,28 +86,48 @@ class CookieFamily:
 
     def raw_names(self, username: str | None, field: str) -> list[str]:
         """Distinct wire names of one field (``a@b`` and ``a%40b`` are two browser cookies)."""
-        return _distinct(
-            c.raw_name for c in self.copies if c.username == username and c.field == field
-        )
+        group = self.by_field.get((username, field), ())
+        if len(group) == 1:
+            return [group[0].raw_name]
+        return _distinct(c.raw_name for c in group)
 
     def duplicated(self) -> list[tuple[str | None, str]]:
         """(username, field) pairs the browser sent more than once, under any name spelling."""
-        seen: dict[tuple[str | None, str], int] = {}
-        for c in self.copies:
-            key = (c.username, c.field)
-            seen[key] = seen.get(key, 0) + 1
-        return [key for key, count in seen.items() if count > 1]
+        return [key for key, group in self.by_field.items() if len(group) > 1]
 
 
-def read_family(cookies: Iterable[RequestCookie], keys: AmplifyKeys) -> CookieFamily:
+def auth_pieces(header: str, prefix: str) -> tuple[str, ...]:
+    """The ``name=value`` pieces of a Cookie header that may be ours, raw and in order.
+
+    A superset of what :func:`read_family` keeps (a name starting with our prefix
+    or holding a ``%``), found with C-speed string searches. The session depends on these
+    pieces only, so they key the decision memo: analytics cookies that change on every page
+    view (GA4's ``_ga_<id>`` carries the last hit's time) no longer defeat it.
+    """
+    return tuple(piece for piece in header.split(";")
+                 if prefix in piece or "%" in piece.partition("=")[0])
+
+
+def read_family(pieces: Iterable[str], keys: AmplifyKeys) -> CookieFamily:
+    """Our copies among Cookie-header pieces (see :func:`auth_pieces`), with the parsing rules
+    of :func:`~ssrauth._cookies.parse_cookie_header`; a pair whose name cannot be ours is
+    dropped before its value is cut out or wrapped in an object."""
+    prefix = keys.prefix
     copies = []
-    for cookie in cookies:
-        name = keys.classify(cookie.name)
-        if name is not None:
-            value = cookie.value
-            if "%" in value:  # JWTs never contain "%"; signInDetails JSON always does
-                value = _decoded.get_or_compute(value, decode_value)
-            copies.append(AuthCookie(cookie.name, name.username, name.field, value))
+    for piece in pieces:
+        named = pair_name(piece)
+        if named is None:
+            continue
+        name = named[0]
+        if not name.startswith(prefix) and "%" not in name:
+            continue
+        known = keys.classify(name)
+        if known is None:
+            continue
+        value = pair_value(piece, named[1])
+        if "%" in value:  # JWTs never contain "%"; signInDetails JSON always does
+            value = _decoded.get_or_compute(value, decode_value)
+        copies.append(AuthCookie(name, known.username, known.field, value))
     return CookieFamily(tuple(copies))
 
 

@@ -99,26 +99,54 @@ class SessionManager:
     def load(self, cookie_header: str, path: str, host: str) -> RequestAuth:
         """Read (and if needed refresh) the session of one request. Never raises on bad input."""
         target = RequestTarget(path or "/", host)
-        outcome, unavailable, decision = drive(self._guarded_load(cookie_header, target), self._do)
+        first = self._first_look(cookie_header, target)
+        if first is not None and self._is_settled(first):
+            return RequestAuth(self, first, self.rules.keep(first), None)
+        outcome, unavailable, decision = drive(
+            self._guarded_load(cookie_header, target, first), self._do
+        )
         return RequestAuth(self, decision, outcome, unavailable)
 
     async def aload(self, cookie_header: str, path: str, host: str) -> RequestAuth:
         target = RequestTarget(path or "/", host)
+        first = self._first_look(cookie_header, target)
+        if first is not None and self._is_settled(first):
+            return RequestAuth(self, first, self.rules.keep(first), None)
         outcome, unavailable, decision = await adrive(
-            self._guarded_load(cookie_header, target), self._ado
+            self._guarded_load(cookie_header, target, first), self._ado
         )
         return RequestAuth(self, decision, outcome, unavailable)
+
+    def _first_look(self, cookie_header: str, target: RequestTarget) -> Decision | None:
+        """The decision, made outside the protocol machinery (driving generators costs more
+        than a memoised decision); None when the guarded path must deal with the request."""
+        if len(cookie_header) > MAX_COOKIE_HEADER:
+            return None
+        try:
+            return self.rules.decide(cookie_header, target, self.jwks.current, self.clock.now())
+        except Exception:
+            return None  # the guarded path logs it and serves the request as anonymous
+
+    def _is_settled(self, decision: Decision) -> bool:
+        """Nearly every request: nothing to fetch, refresh, report or revoke-check further."""
+        return (
+            decision.state is not State.NEEDS_REFRESH
+            and not decision.unknown_kids
+            and not decision.duplicates
+            and not decision.invalid_tokens
+            and not any(self.coordinator.is_revoked(d) for d in decision.refresh_digests)
+        )
 
     # -- protocols -----------------------------------------------------------------------------
 
     def _guarded_load(
-        self, cookie_header: str, target: RequestTarget
+        self, cookie_header: str, target: RequestTarget, first: Decision | None
     ) -> Steps[_Step, tuple[Outcome, ProviderUnavailable | None, Decision]]:
         """Whatever a request carries, reading its session must not turn it into a 500: an
         unexpected failure is logged with its traceback and the request served as anonymous,
         with no cookie touched."""
         try:
-            return (yield from self._load(cookie_header, target))
+            return (yield from self._load(cookie_header, target, first))
         except Exception:
             logger.exception("ssrauth: reading the session failed; serving as anonymous")
             self.events.emit(Event.BAD_REQUEST, reason="session could not be read")
@@ -126,16 +154,16 @@ class SessionManager:
             return self.rules.keep(anonymous), None, anonymous
 
     def _load(
-        self, cookie_header: str, target: RequestTarget
+        self, cookie_header: str, target: RequestTarget, first: Decision | None
     ) -> Steps[_Step, tuple[Outcome, ProviderUnavailable | None, Decision]]:
         if len(cookie_header) > MAX_COOKIE_HEADER:
             self.events.emit(Event.BAD_REQUEST, reason="cookie header too large",
                              size=len(cookie_header))
             cookie_header = ""
-        decision, keys_unavailable = yield from self._decide(cookie_header, target)
+        decision, keys_unavailable = yield from self._decide(cookie_header, target, first)
         if decision.duplicates:
             self.events.emit(Event.DUPLICATES_SEEN, decision.duplicates, path=target.path)
-        if any(self.coordinator.is_revoked(token_digest(t)) for t in decision.refresh_tokens):
+        if any(self.coordinator.is_revoked(d) for d in decision.refresh_digests):
             # A copy of a signed-out session (a tab whose request was in flight): it stays out.
             return self.rules.clear(decision, "signed out"), None, decision
         if keys_unavailable is not None:
@@ -174,11 +202,13 @@ class SessionManager:
         return self.rules.clear(decision, f"refresh rejected: {rejected}"), None, decision
 
     def _decide(
-        self, cookie_header: str, target: RequestTarget
+        self, cookie_header: str, target: RequestTarget, first: Decision | None
     ) -> Steps[_Step, tuple[Decision, ProviderUnavailable | None]]:
-        """Decide, fetching the JWKS first when a token names a key we lack. Also answers the
-        fetch failure, if any, for the tokens that could not be checked for want of keys."""
-        decision = self.rules.decide(cookie_header, target, self.jwks.current, self.clock.now())
+        """Decide (unless ``first`` already did), fetching the JWKS when a token names a key we
+        lack. Also answers the fetch failure, if any, for the tokens it left unjudged."""
+        decision = first or self.rules.decide(
+            cookie_header, target, self.jwks.current, self.clock.now()
+        )
         if decision.unknown_kids and self.jwks.wants_fetch(decision.unknown_kids):
             try:
                 jwks: JwkSet = yield _FetchJwks()

@@ -5,13 +5,14 @@ comes out. Providers, coordinators and adapters act on it.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ._cookies import CookiePolicy, SetCookie, encode_value, parse_cookie_header
-from ._jar import CookieFamily, read_family
+from ._cookies import CookiePolicy, SetCookie, encode_value
+from ._jar import CookieFamily, auth_pieces, read_family
 from ._keys import LAST_AUTH_USER, SESSION_FIELDS, AmplifyKeys
 from ._memo import Memo
 from ._plan import PlanBuilder, RequestTarget
@@ -23,6 +24,7 @@ from ._tokens import (
     TokenVerifier,
     UnknownSigningKey,
     VerifiedToken,
+    token_digest,
 )
 
 __all__ = ["Decision", "Outcome", "Session", "SessionRules", "State"]
@@ -30,6 +32,9 @@ __all__ = ["Decision", "Outcome", "Session", "SessionRules", "State"]
 #: Amplify refreshes when ``now + clockDrift + 5 s > exp`` (``isTokenExpired``): the same margin
 #: means the server and Amplify JS in the page agree on when a token is stale.
 DEFAULT_REFRESH_MARGIN = 5.0
+
+#: Largest Cookie header whose decision is memoised (nginx's default request-header buffer).
+_MEMO_HEADER_LIMIT = 8192
 
 #: A clockDrift cookie beyond a day is garbage, not skew; ignore it rather than trust it.
 _MAX_DRIFT_MS = 86_400_000
@@ -92,6 +97,13 @@ class Decision:
     #: Copies that failed verification (forged, another pool or client, garbage), for the
     #: TOKEN_INVALID event; expiry alone is not a failure.
     invalid_tokens: int = 0
+    #: SHA-256 of each refresh token, for the per-request revocation check: computed once with
+    #: the (memoised) decision instead of hashing ~1.7 KB Cognito refresh tokens per request.
+    refresh_digests: tuple[bytes, ...] = dataclasses.field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "refresh_digests",
+                           tuple(token_digest(t) for t in self.refresh_tokens))
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +148,10 @@ class SessionRules:
         self._settled: Memo[tuple[str, RequestTarget], tuple[JwkSet, float, Decision]] = Memo(
             1024
         )
+        # Keyed by our cookies only: a header that differs in someone else's cookie (analytics
+        # rewrite theirs on every page view) or a request for another path still finds the
+        # decision. Only the target differs then, and it matters only to a non-empty plan.
+        self._settled_auth: Memo[tuple[str, ...], tuple[JwkSet, float, Decision]] = Memo(1024)
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -147,15 +163,31 @@ class SessionRules:
         settled = self._settled.get(key)
         if settled is not None and settled[0] is jwks and now < settled[1]:
             return settled[2]
-        decision, valid_until = self._decide(cookie_header, target, jwks, now)
-        if valid_until is not None:
+        pieces = auth_pieces(cookie_header, self.keys.prefix)
+        settled = self._settled_auth.get(pieces)
+        if settled is not None and settled[0] is jwks and now < settled[1]:
+            decision = settled[2]
+            if decision.target != target:
+                if decision.plan:
+                    settled = None  # a tidy plan's deletions depend on the path and host
+                else:
+                    decision = _retarget(decision, target)
+                    settled = (jwks, settled[1], decision)
+            if settled is not None:
+                self._settled.put(key, settled)
+                return decision
+        decision, valid_until = self._decide(pieces, target, jwks, now)
+        # Only headers of a sane size are remembered: the memo must not become a way to pin
+        # megabytes of padded cookies in memory.
+        if valid_until is not None and len(cookie_header) <= _MEMO_HEADER_LIMIT:
             self._settled.put(key, (jwks, valid_until, decision))
+            self._settled_auth.put(pieces, (jwks, valid_until, decision))
         return decision
 
     def _decide(
-        self, cookie_header: str, target: RequestTarget, jwks: JwkSet, now: float
+        self, pieces: tuple[str, ...], target: RequestTarget, jwks: JwkSet, now: float
     ) -> tuple[Decision, float | None]:
-        family = read_family(parse_cookie_header(cookie_header), self.keys)
+        family = read_family(pieces, self.keys)
         duplicates = len(family.duplicated())
         if family.is_empty:
             empty = Decision(State.ANONYMOUS, None, None, (), (), "no auth cookies", family, target)
@@ -337,9 +369,22 @@ class SessionRules:
         anchor: int | None,
         chosen: Mapping[str, str],
     ) -> tuple[SetCookie, ...]:
+        if self._tidy_already(family, username):
+            return ()
         builder = PlanBuilder(target, self.policy, family.sent_counts)
         self._tidy(builder, family, username, anchor, chosen, rewritten=())
         return builder.build()
+
+    def _tidy_already(self, family: CookieFamily, username: str) -> bool:
+        """The common case, checked before building anything: one copy of each field, all of
+        ``username`` (or LastAuthUser), every name spelled canonically; ``_tidy`` would add
+        nothing."""
+        for (owner, field), group in family.by_field.items():
+            if len(group) != 1 or (owner is not None and owner != username):
+                return False
+            if group[0].raw_name != self._name(owner, field):
+                return False
+        return True
 
     def _tidy(
         self,
@@ -393,6 +438,13 @@ class SessionRules:
             if copy.field in SESSION_FIELDS or copy.field == LAST_AUTH_USER:
                 builder.delete(copy.raw_name, sweep=True)
         return builder.build()
+
+
+def _retarget(d: Decision, target: RequestTarget) -> Decision:
+    """The same decision for another request target (``dataclasses.replace`` costs 3x more)."""
+    return Decision(d.state, d.session, d.username, d.refresh_tokens, d.plan, d.reason, d.family,
+                    target, d.unknown_kids, d.duplicates, d.sign_in_details, d.provider_username,
+                    d.invalid_tokens)
 
 
 def _freshness(token: VerifiedToken | None) -> tuple[int, int]:

@@ -105,6 +105,9 @@ def _attach(scope: Scope, auth: RequestAuth) -> None:
 
 
 def _add_cookie_headers(message: Message, auth: RequestAuth) -> None:
+    outcome = auth.outcome
+    if not outcome.plan and outcome.tokens is None:
+        return  # nearly every response: nothing to write, so leave the app's headers alone
     headers: list[Any] = list(message.get("headers", []))
     app_cookies = [v.decode("latin-1") for k, v in headers if k.lower() == b"set-cookie"]
     lines = auth.set_cookie_headers(app_cookies)

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from ssrauth._cookies import parse_cookie_header
-from ssrauth._jar import CookieFamily, read_family
+from ssrauth._jar import CookieFamily, auth_pieces, read_family
 from tests.unit.factory import KEYS, OTHER_KEYS, amplify_cookies, cookie_header
 
 ENCODED = KEYS.name("a@b.com", "accessToken")
@@ -11,7 +10,7 @@ RAW = ENCODED.replace("%40", "@")
 
 
 def family(header: str) -> CookieFamily:
-    return read_family(parse_cookie_header(header), KEYS)
+    return read_family(auth_pieces(header, KEYS.prefix), KEYS)
 
 
 def test_only_our_clients_cookies_are_read() -> None:

@@ -1,11 +1,15 @@
 """A bounded memo table shared by the pure core's caches (token verifications, cookie names,
 decisions). Eviction is first-in-first-out: every entry is cheap to recompute, so the simplest
-bound that caps memory is enough. Safe under threads: a race costs a recomputation, never a
-wrong answer, because values are immutable and computed from the key alone.
+bound that caps memory is enough. An ``OrderedDict`` evicts in O(1); a plain dict's
+``next(iter(d))`` walks the deleted slots a FIFO leaves at its front, which grew to a visible
+share of a request under constant misses. Safe under threads: a race costs a recomputation,
+never a wrong answer, because values are immutable and computed from the key alone.
 """
 
 from __future__ import annotations
 
+import contextlib
+from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
 
@@ -20,7 +24,7 @@ class Memo(Generic[K, V]):
 
     def __init__(self, size: int) -> None:
         self._size = size
-        self._entries: dict[K, V] = {}
+        self._entries: OrderedDict[K, V] = OrderedDict()
 
     def get(self, key: K) -> V | None:
         return self._entries.get(key)
@@ -28,10 +32,8 @@ class Memo(Generic[K, V]):
     def put(self, key: K, value: V) -> V:
         entries = self._entries
         if len(entries) >= self._size:
-            try:
-                del entries[next(iter(entries))]
-            except (StopIteration, KeyError, RuntimeError):
-                entries.clear()  # another thread got there first; start afresh
+            with contextlib.suppress(KeyError):  # another thread emptied it first
+                entries.popitem(last=False)
         entries[key] = value
         return value
 

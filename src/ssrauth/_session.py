@@ -99,11 +99,7 @@ class Decision:
     invalid_tokens: int = 0
     #: SHA-256 of each refresh token, for the per-request revocation check: computed once with
     #: the (memoised) decision instead of hashing ~1.7 KB Cognito refresh tokens per request.
-    refresh_digests: tuple[bytes, ...] = dataclasses.field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "refresh_digests",
-                           tuple(token_digest(t) for t in self.refresh_tokens))
+    refresh_digests: tuple[bytes, ...] = dataclasses.field(default=(), repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,6 +194,7 @@ class SessionRules:
         unknown = access.unknown_kids | id_pick.unknown_kids
         anchor = access.position
         refresh_tokens = tuple(_companions(family.entries(username, "refreshToken"), anchor))
+        digests = tuple(token_digest(t) for t in refresh_tokens)
         drift_ms = _parse_drift(_companion(family.entries(username, "clockDrift"), anchor))
         details = _companion(family.entries(username, "signInDetails"), anchor)
         # Duplicated tokens are rewritten with the copies that verified, never by position.
@@ -211,7 +208,7 @@ class SessionRules:
             return Decision(state, session, username, refresh_tokens, plan, reason, family,
                             target, unknown, duplicates, details,
                             token.username if token is not None else None,
-                            access.failures + id_pick.failures)
+                            access.failures + id_pick.failures, digests)
 
         id_broken = id_pick.token is None and bool(id_pick.problems)
         hard_valid = (

@@ -14,6 +14,12 @@ HOST = "app.example.com"
 
 
 @pytest.fixture
+def anyio_backend() -> str:
+    """Async tests (``pytest.mark.anyio``) run on asyncio, what uvicorn serves ssrauth on."""
+    return "asyncio"
+
+
+@pytest.fixture
 def clock() -> ManualClock:
     return ManualClock()
 

@@ -54,11 +54,6 @@ WAIT = 15.0
 APP_VALUE = "written-by-the-app"
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 # -- names, built by hand rather than with ssrauth's own AmplifyKeys ------------------------------
 
 

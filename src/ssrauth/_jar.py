@@ -80,10 +80,6 @@ class CookieFamily:
         users = _distinct(self.values(None, LAST_AUTH_USER))
         return users or [FALLBACK_USERNAME]
 
-    def usernames(self) -> list[str]:
-        """Every user that has at least one per-user cookie, header order."""
-        return _distinct(c.username for c in self.copies if c.username is not None)
-
     def raw_names(self, username: str | None, field: str) -> list[str]:
         """Distinct wire names of one field (``a@b`` and ``a%40b`` are two browser cookies)."""
         group = self.by_field.get((username, field), ())

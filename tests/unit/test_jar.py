@@ -44,12 +44,6 @@ def test_without_last_auth_user_amplifys_fallback_is_used() -> None:
     assert family(f"{KEYS.name('alice', 'idToken')}=i").last_auth_users() == ["username"]
 
 
-def test_usernames_lists_every_user_with_a_field() -> None:
-    header = cookie_header([*amplify_cookies("alice", access="a"),
-                            *amplify_cookies("bob", refresh="r", last_auth_user=None)])
-    assert family(header).usernames() == ["alice", "bob"]
-
-
 def test_empty_family() -> None:
     assert family("other=1").is_empty
     assert family("other=1").duplicated() == []

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import http.cookiejar
+import json
 import threading
 import time
 import urllib.error
@@ -368,7 +369,8 @@ class FlakyCognito:
     Modes: ``up`` forwards every call to moto (counted there as usual); ``refused`` closes the
     listening socket (connection refused); ``timeout`` accepts and never answers in time;
     ``http500`` answers Cognito's JSON InternalErrorException; ``html500`` and ``html502`` answer a
-    load balancer's HTML error page; ``throttled`` answers 400 TooManyRequestsException.
+    load balancer's HTML error page; ``throttled`` answers 400 TooManyRequestsException;
+    ``error:<Name>`` answers 400 with the Cognito JSON error ``<Name>``.
     """
 
     MODES = ("up", "refused", "timeout", "http500", "html500", "html502", "throttled")
@@ -423,7 +425,7 @@ class FlakyCognito:
             self._server = None
 
     def set_mode(self, mode: str) -> None:
-        assert mode in self.MODES, mode
+        assert mode in self.MODES or mode.startswith("error:"), mode
         if mode == "refused":
             self.stop()
         elif self._server is None:
@@ -445,8 +447,11 @@ class FlakyCognito:
         if mode == "html502":
             return 502, {"content-type": "text/html"}, b"<html><h1>502 Bad Gateway</h1></html>"
         if mode == "throttled":
-            return 400, {**json_type, "x-amzn-errortype": "TooManyRequestsException:"}, (
-                b'{"__type":"TooManyRequestsException","message":"Rate exceeded"}')
+            mode = "error:TooManyRequestsException"
+        if mode.startswith("error:"):
+            name = mode.partition(":")[2]
+            payload = json.dumps({"__type": name, "message": f"{name} from the test"})
+            return 400, {**json_type, "x-amzn-errortype": f"{name}:"}, payload.encode()
         return self._forward(headers, body)
 
     def _forward(self, headers: Any, body: bytes) -> tuple[int, dict[str, str], bytes]:

@@ -153,3 +153,59 @@ async def test_an_outage_during_sign_out_does_not_stop_later_revocations(
     # The tombstone only lives in this process; revocation at Cognito is what protects a copy of
     # the cookies used elsewhere. The endpoint answers again, so it must be asked again.
     assert emulator.calls["RevokeToken"] == 1
+
+
+#: Amplify 6.15.8's list (``handleErrors``): the answers after which a session is over.
+REJECTIONS = [
+    "NotAuthorizedException",
+    "TokenRevokedException",
+    "UserNotFoundException",
+    "PasswordResetRequiredException",
+    "UserNotConfirmedException",
+    "RefreshTokenReuseException",
+]
+#: Cognito errors that say nothing about the session: never a reason to log anyone out.
+NOT_A_VERDICT = [
+    "InternalErrorException",
+    "ResourceNotFoundException",
+    "InvalidParameterException",
+    "LimitExceededException",
+    "ForbiddenException",
+]
+
+
+@pytest.mark.parametrize("error", REJECTIONS)
+async def test_a_real_no_ends_the_session_once(
+    flaky_manager: SessionManager, emulator: CognitoEmulator, flaky: FlakyCognito,
+    clock: ManualClock, error: str,
+) -> None:
+    browser = Browser(build_app(flaky_manager))
+    await browser.sign_in("alice")
+    clock.advance(3600)
+    flaky.set_mode(f"error:{error}")
+
+    api = await browser.get("/api/me")
+    later = await browser.get("/api/me")
+
+    assert api.status_code == 401
+    assert later.status_code == 401
+    assert jar_state(browser.jar) == []
+    assert flaky_manager.events.count(Event.REFRESH_REJECTED) == 1
+    assert flaky.answered.count(f"error:{error}") == 1  # one provider call, then no cookies
+
+
+@pytest.mark.parametrize("error", NOT_A_VERDICT)
+async def test_other_errors_keep_the_session(
+    flaky_manager: SessionManager, flaky: FlakyCognito, clock: ManualClock, error: str
+) -> None:
+    browser = Browser(build_app(flaky_manager))
+    await browser.sign_in("alice")
+    clock.advance(3600)
+    before = jar_state(browser.jar)
+    flaky.set_mode(f"error:{error}")
+
+    api = await browser.get("/api/me")
+
+    assert api.status_code == 503
+    assert jar_state(browser.jar) == before
+    assert flaky_manager.events.count(Event.REFRESH_REJECTED) == 0

@@ -17,7 +17,7 @@ from typing import Protocol, TypeVar
 from ._clock import Clock
 from ._errors import ProviderRejected
 from ._singleflight import SingleFlight
-from ._tokens import TokenSet
+from ._tokens import TokenSet, token_digest
 
 __all__ = [
     "DEFAULT_GRACE_PERIOD",
@@ -80,6 +80,11 @@ class RefreshCoordinator(Protocol):
         """Whether ``key`` was signed out (checked before any response re-writes a session)."""
         ...
 
+    def is_superseded(self, key: bytes) -> bool:
+        """Whether ``key``'s refresh gave a *different* refresh token (rotation): a later "no"
+        for the old token then comes from a stale copy, not from the end of the session."""
+        ...
+
 
 class LocalCoordinator:
     """Single flight + grace window + tombstones for one process."""
@@ -100,6 +105,8 @@ class LocalCoordinator:
         # Insertion order is expiry order (one TTL per dict), so purging pops from the front.
         self._settled: dict[bytes, tuple[float, TokenSet | ProviderRejected]] = {}
         self._tombstones: dict[bytes, tuple[float, None]] = {}
+        # Old refresh tokens a rotation replaced, kept as long as tombstones.
+        self._superseded: dict[bytes, tuple[float, None]] = {}
 
     def refresh(self, key: bytes, call: Callable[[], TokenSet]) -> Refreshed:
         def lead() -> Refreshed:
@@ -141,6 +148,9 @@ class LocalCoordinator:
     def is_revoked(self, key: bytes) -> bool:
         return self._tombstones.get(key, _NEVER)[0] > self._clock.now()
 
+    def is_superseded(self, key: bytes) -> bool:
+        return self._superseded.get(key, _NEVER)[0] > self._clock.now()
+
     @staticmethod
     def _followed(result: Refreshed, ran: bool) -> Refreshed:
         return result if ran else Refreshed(result.tokens, RefreshSource.COALESCED)
@@ -163,6 +173,11 @@ class LocalCoordinator:
 
     def _settle_tokens(self, key: bytes, tokens: TokenSet) -> Refreshed:
         self._store(key, tokens)
+        if token_digest(tokens.refresh_token) != key:
+            now = self._clock.now()
+            with self._lock:
+                self._superseded[key] = (now + self.tombstone_ttl, None)
+                _purge(self._superseded, now)
         return Refreshed(tokens, RefreshSource.PROVIDER)
 
     def _store(self, key: bytes, outcome: TokenSet | ProviderRejected) -> None:

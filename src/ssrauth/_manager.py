@@ -199,6 +199,11 @@ class SessionManager:
                 return self.rules.keep(decision), failure, decision
         assert rejected is not None
         self.events.emit(Event.REFRESH_REJECTED, reason=str(rejected))
+        if all(self.coordinator.is_superseded(d) for d in decision.refresh_digests):
+            # Every token here was rotated away by an earlier refresh, so the browser already
+            # holds the newer cookies under the same names: deleting by name would end the
+            # session this stale request (a tab that missed the Set-Cookie) does not know of.
+            return Outcome(None, (), f"stale copy of a rotated session: {rejected}"), None, decision
         return self.rules.clear(decision, f"refresh rejected: {rejected}"), None, decision
 
     def _decide(

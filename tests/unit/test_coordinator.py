@@ -308,3 +308,26 @@ def test_follower_thread_waits_on_an_async_leader() -> None:
     assert provider.calls.count == 1
     assert results[0].source is RefreshSource.PROVIDER
     assert results[1].source in {RefreshSource.COALESCED, RefreshSource.GRACE}
+
+
+def test_a_rotated_refresh_token_is_remembered_as_superseded() -> None:
+    """A later "no" for the old token then comes from a stale tab, not the end of the session."""
+    clock = ManualClock()
+    local = coordinator(clock)
+    local.refresh(KEY, answer())  # TOKENS carries a different ("rotated") refresh token
+
+    clock.advance(local.grace_period + 1)  # past the grace window: the result itself is gone
+
+    assert local.is_superseded(KEY)
+    assert not local.is_superseded(token_digest(TOKENS.refresh_token))
+    clock.advance(local.tombstone_ttl)
+    assert not local.is_superseded(KEY)
+
+
+def test_a_refresh_without_rotation_supersedes_nothing() -> None:
+    local = coordinator()
+    same = TokenSet("access", "id", "refresh-token-of-alice")
+
+    local.refresh(KEY, answer(same))
+
+    assert not local.is_superseded(KEY)

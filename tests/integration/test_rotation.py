@@ -1,0 +1,111 @@
+"""Refresh-token rotation, end to end. moto lacks GetTokensFromRefreshToken, so a loopback proxy
+adds Cognito's rotation rules (RetryGracePeriodSeconds=0) on top of moto's real API: each refresh
+is moto's REFRESH_TOKEN_AUTH, the new refresh token is a real one moto issued for the user, and a
+retired refresh token is answered RefreshTokenReuseException, as Cognito does."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from ssrauth import Event, ManualClock, SessionManager
+from ssrauth.emulator import CognitoEmulator
+
+from .conftest import PASSWORD, Browser, FlakyCognito, build_app, cookie_name, value_of
+
+pytestmark = pytest.mark.anyio
+
+_TARGET = "AWSCognitoIdentityProviderService."
+
+
+class RotatingCognito(FlakyCognito):
+    """moto behind Cognito's rotation semantics for one user whose password the test knows."""
+
+    def __init__(self, upstream: str, client_id: str, username: str, password: str) -> None:
+        super().__init__(upstream)
+        self.client_id, self.username, self.password = client_id, username, password
+        self.retired: set[str] = set()
+        self.rotations = 0
+
+    def answer(self, headers: Any, body: bytes) -> tuple[int, dict[str, str], bytes]:
+        if headers["x-amz-target"] != _TARGET + "GetTokensFromRefreshToken":
+            return super().answer(headers, body)
+        refresh_token = json.loads(body)["RefreshToken"]
+        if refresh_token in self.retired:
+            payload = {"__type": "RefreshTokenReuseException", "message": "already rotated"}
+            return 400, {"content-type": "application/x-amz-json-1.1"}, json.dumps(
+                payload).encode()
+        status, kept, payload = self._initiate_auth("REFRESH_TOKEN_AUTH",
+                                                    {"REFRESH_TOKEN": refresh_token})
+        if status != 200:
+            return status, kept, payload
+        result = json.loads(payload)
+        _, _, fresh = self._initiate_auth("USER_PASSWORD_AUTH",
+                                          {"USERNAME": self.username, "PASSWORD": self.password})
+        result["AuthenticationResult"]["RefreshToken"] = json.loads(fresh)[
+            "AuthenticationResult"]["RefreshToken"]
+        self.retired.add(refresh_token)
+        self.rotations += 1
+        return 200, kept, json.dumps(result).encode()
+
+    def _initiate_auth(
+        self, flow: str, parameters: dict[str, str]
+    ) -> tuple[int, dict[str, str], bytes]:
+        body = {"AuthFlow": flow, "ClientId": self.client_id, "AuthParameters": parameters}
+        headers = {"content-type": "application/x-amz-json-1.1",
+                   "x-amz-target": _TARGET + "InitiateAuth"}
+        return self._forward(headers, json.dumps(body).encode())
+
+
+@pytest.fixture
+def rotating(emulator: CognitoEmulator) -> Iterator[RotatingCognito]:
+    server = RotatingCognito(emulator.url, emulator.client_id, "alice", PASSWORD)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def rotating_manager(
+    emulator: CognitoEmulator, rotating: RotatingCognito, clock: ManualClock
+) -> SessionManager:
+    direct = emulator.config()
+    return SessionManager(direct.with_changes(endpoint_url=rotating.url,
+                                              jwks_url=direct.jwks_url), clock=clock)
+
+
+async def test_late_tabs_win_and_stale_copies_never_log_the_user_out(
+    rotating_manager: SessionManager, rotating: RotatingCognito, clock: ManualClock,
+    emulator: CognitoEmulator,
+) -> None:
+    browser = Browser(build_app(rotating_manager))
+    await browser.sign_in("alice")
+    refresh_name = cookie_name(emulator.client_id, "alice", "refreshToken")
+    access_name = cookie_name(emulator.client_id, "alice", "accessToken")
+    old_refresh = value_of(browser.jar, refresh_name)
+    stale_tab = browser.cookie_header("/")  # a tab whose request left before the refresh
+    clock.advance(3600)
+
+    refreshed = await browser.get("/api/me")
+    new_refresh = value_of(browser.jar, refresh_name)
+    new_access = value_of(browser.jar, access_name)
+    late = await browser.get("/api/me", cookie_header=stale_tab)  # within the grace window
+
+    assert refreshed.status_code == late.status_code == 200
+    assert new_refresh != old_refresh  # rotated
+    assert rotating.rotations == 1  # the late tab was served the stored result
+    assert value_of(browser.jar, refresh_name) == new_refresh
+    assert value_of(browser.jar, access_name) == new_access
+
+    clock.advance(61)  # past the grace window: Cognito now refuses the retired token
+    stale = await browser.get("/api/me", cookie_header=stale_tab)
+    current = await browser.get("/api/me")
+
+    assert stale.status_code == 401  # that stale request is not served...
+    assert "set-cookie" not in stale.headers  # ...and deletes nothing by name
+    assert current.status_code == 200  # the browser's real, newer session lives on
+    assert value_of(browser.jar, refresh_name) == new_refresh
+    assert rotating_manager.events.count(Event.REFRESH_REJECTED) == 1

@@ -8,6 +8,7 @@ same result or exception. Waiters may be threads (WSGI, Django) or tasks on any 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Generic, TypeVar
@@ -60,7 +61,9 @@ class SingleFlight(Generic[T]):
             flight.done.set()
             waiters, flight.waiters = flight.waiters, []
         for loop, future in waiters:
-            loop.call_soon_threadsafe(_resolve, future)
+            # A waiter whose event loop has shut down is gone; the others must still hear.
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(_resolve, future)
 
     def run(self, key: Hashable, call: Callable[[], T]) -> tuple[T, bool]:
         """Blocking form. Returns (result, ran_it_myself)."""

@@ -23,7 +23,7 @@ class Event(enum.Enum):
     REFRESH_COALESCED = "refresh_coalesced"  # waited for another request's call
     REFRESH_REUSED = "refresh_reused"  # a stored result from the grace window
     REFRESH_SUCCEEDED = "refresh_succeeded"
-    REFRESH_REJECTED = "refresh_rejected"  # provider said no: session cleared
+    REFRESH_REJECTED = "refresh_rejected"  # provider said no (once per call): session cleared
     PROVIDER_UNAVAILABLE = "provider_unavailable"  # cookies kept
     DUPLICATES_SEEN = "duplicates_seen"  # a request carried the same auth cookie twice
     COOKIES_DELETED = "cookies_deleted"  # deletion Set-Cookie lines sent

@@ -7,8 +7,9 @@ run by a blocking face (WSGI, Django, threads) and an async face (ASGI).
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -198,7 +199,6 @@ class SessionManager:
                 failure = ProviderUnavailable(f"refreshed tokens do not verify: {error.reason}")
                 return self.rules.keep(decision), failure, decision
         assert rejected is not None
-        self.events.emit(Event.REFRESH_REJECTED, reason=str(rejected))
         if all(self.coordinator.is_superseded(d) for d in decision.refresh_digests):
             # Every token here was rotated away by an earlier refresh, so the browser already
             # holds the newer cookies under the same names: deleting by name would end the
@@ -283,7 +283,8 @@ class SessionManager:
 
                 def call() -> TokenSet:
                     self.events.emit(Event.REFRESH_STARTED)  # runs in the leader only
-                    return self.provider.refresh(refresh_token, username)
+                    with self._counting_rejection():
+                        return self.provider.refresh(refresh_token, username)
 
                 return self.coordinator.refresh(token_digest(refresh_token), call)
             case _SignIn(username, password):
@@ -302,7 +303,8 @@ class SessionManager:
 
                 async def acall() -> TokenSet:
                     self.events.emit(Event.REFRESH_STARTED)  # runs in the leader only
-                    return await self.provider.arefresh(refresh_token, username)
+                    with self._counting_rejection():
+                        return await self.provider.arefresh(refresh_token, username)
 
                 return await self.coordinator.arefresh(token_digest(refresh_token), acall)
             case _SignIn(username, password):
@@ -312,6 +314,16 @@ class SessionManager:
                 return await self.provider.arevoke(refresh_token)
             case _GlobalSignOut(access_token):
                 return await self.provider.aglobal_sign_out(access_token)
+
+    @contextlib.contextmanager
+    def _counting_rejection(self) -> Iterator[None]:
+        """REFRESH_REJECTED counts the provider's "no" itself, once, where the call is made;
+        the requests that shared it show up as deleted cookies, not as more rejections."""
+        try:
+            yield
+        except ProviderRejected as error:
+            self.events.emit(Event.REFRESH_REJECTED, reason=str(error))
+            raise
 
     def _fetched(self, jwks: JwkSet) -> JwkSet:
         self.events.emit(Event.JWKS_FETCHED, keys=len(jwks.keys))

@@ -175,6 +175,7 @@ async def test_concurrent_requests_share_one_rejection(
     assert [r.status_code for r in responses] == [401] * 10
     assert emulator.refresh_calls() == 1
     assert manager.events.count(Event.REFRESH_STARTED) == 1
+    assert manager.events.count(Event.REFRESH_REJECTED) == 1  # the provider's one "no"
     assert not any(writes_auth_cookie(set_cookies(r), cid) for r in responses)
     assert auth_cookies(browser.jar, cid) == []
 

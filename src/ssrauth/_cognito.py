@@ -98,6 +98,7 @@ class CognitoProvider:
         self.supports_token_rotation_api: bool | None = None
         #: None until the endpoint told us whether it has RevokeToken.
         self.supports_revoke_token: bool | None = None
+        self._warned_no_revoke = False
 
     # -- public faces --------------------------------------------------------------------------
 
@@ -208,7 +209,10 @@ class CognitoProvider:
         except _Unsupported as unsupported:
             if self.supports_revoke_token or not self._may_believe(unsupported):
                 raise ProviderUnavailable(str(unsupported), unsupported.code) from None
-            logger.warning("ssrauth: endpoint lacks RevokeToken; refresh tokens are not revoked")
+            if not self._warned_no_revoke:
+                logger.warning("ssrauth: endpoint lacks RevokeToken; refresh tokens are not "
+                               "revoked, only tombstoned in this process")
+                self._warned_no_revoke = True
             if unsupported.certain:
                 self.supports_revoke_token = False
             return False

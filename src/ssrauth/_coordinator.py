@@ -48,6 +48,8 @@ class RefreshSource(enum.Enum):
 class Refreshed:
     tokens: TokenSet
     source: RefreshSource
+    #: When the provider's answer arrived (the clockDrift Amplify computes is relative to it).
+    received_at: float
 
 
 class SessionRevoked(ProviderRejected):
@@ -103,7 +105,7 @@ class LocalCoordinator:
         self._flights: SingleFlight[Refreshed] = SingleFlight(wait_timeout)
         self._lock = threading.Lock()
         # Insertion order is expiry order (one TTL per dict), so purging pops from the front.
-        self._settled: dict[bytes, tuple[float, TokenSet | ProviderRejected]] = {}
+        self._settled: dict[bytes, tuple[float, Refreshed | ProviderRejected]] = {}
         self._tombstones: dict[bytes, tuple[float, None]] = {}
         # Old refresh tokens a rotation replaced, kept as long as tombstones.
         self._superseded: dict[bytes, tuple[float, None]] = {}
@@ -153,7 +155,9 @@ class LocalCoordinator:
 
     @staticmethod
     def _followed(result: Refreshed, ran: bool) -> Refreshed:
-        return result if ran else Refreshed(result.tokens, RefreshSource.COALESCED)
+        if ran:
+            return result
+        return Refreshed(result.tokens, RefreshSource.COALESCED, result.received_at)
 
     def _recall(self, key: bytes) -> Refreshed | None:
         now = self._clock.now()
@@ -165,22 +169,23 @@ class LocalCoordinator:
             return None
         if isinstance(entry[1], ProviderRejected):
             raise entry[1]
-        return Refreshed(entry[1], RefreshSource.GRACE)
+        return Refreshed(entry[1].tokens, RefreshSource.GRACE, entry[1].received_at)
 
     def _settle(self, key: bytes, outcome: ProviderRejected) -> ProviderRejected:
         self._store(key, outcome)
         return outcome
 
     def _settle_tokens(self, key: bytes, tokens: TokenSet) -> Refreshed:
-        self._store(key, tokens)
+        refreshed = Refreshed(tokens, RefreshSource.PROVIDER, self._clock.now())
+        self._store(key, refreshed)
         if token_digest(tokens.refresh_token) != key:
             now = self._clock.now()
             with self._lock:
                 self._superseded[key] = (now + self.tombstone_ttl, None)
                 _purge(self._superseded, now)
-        return Refreshed(tokens, RefreshSource.PROVIDER)
+        return refreshed
 
-    def _store(self, key: bytes, outcome: TokenSet | ProviderRejected) -> None:
+    def _store(self, key: bytes, outcome: Refreshed | ProviderRejected) -> None:
         now = self._clock.now()
         with self._lock:
             if self._tombstones.get(key, _NEVER)[0] > now:

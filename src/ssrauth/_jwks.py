@@ -36,6 +36,9 @@ class JwksSource:
         self._timeout = timeout
         self._refetch_interval = refetch_interval
         self._last_attempt: float | None = None
+        #: The error of the last fetch, until one succeeds: while set, tokens naming keys we
+        #: lack cannot be judged, and nobody is refreshed or logged out on that account.
+        self.last_failure: ProviderUnavailable | None = None
         self._lock = threading.Lock()
         self._flight: SingleFlight[JwkSet] = SingleFlight(wait_timeout=timeout * 2)
 
@@ -54,13 +57,18 @@ class JwksSource:
     async def afetch(self) -> JwkSet:
         return (await self._flight.arun("jwks", self._afetch_now))[0]
 
+    def _failed(self, error: ProviderUnavailable) -> ProviderUnavailable:
+        self.last_failure = error
+        return error
+
     def _fetch_now(self) -> JwkSet:
         self._mark_attempt()
         try:
             with httpx.Client(timeout=self._timeout) as client:
                 response = client.get(self.url)
         except httpx.HTTPError as error:
-            raise ProviderUnavailable(f"JWKS fetch failed: {error.__class__.__name__}") from None
+            message = f"JWKS fetch failed: {error.__class__.__name__}"
+            raise self._failed(ProviderUnavailable(message)) from None
         return self._accept(response)
 
     async def _afetch_now(self) -> JwkSet:
@@ -69,7 +77,8 @@ class JwksSource:
             async with httpx.AsyncClient(timeout=self._timeout) as client:
                 response = await client.get(self.url)
         except httpx.HTTPError as error:
-            raise ProviderUnavailable(f"JWKS fetch failed: {error.__class__.__name__}") from None
+            message = f"JWKS fetch failed: {error.__class__.__name__}"
+            raise self._failed(ProviderUnavailable(message)) from None
         return self._accept(response)
 
     def _mark_attempt(self) -> None:
@@ -78,13 +87,15 @@ class JwksSource:
 
     def _accept(self, response: httpx.Response) -> JwkSet:
         if not response.is_success:
-            raise ProviderUnavailable(f"JWKS fetch answered HTTP {response.status_code}")
+            message = f"JWKS fetch answered HTTP {response.status_code}"
+            raise self._failed(ProviderUnavailable(message))
         try:
             document: Any = response.json()
             keys = JwkSet.from_json(document)
         except ValueError as error:
-            raise ProviderUnavailable(f"JWKS document unusable: {error}") from None
+            raise self._failed(ProviderUnavailable(f"JWKS document unusable: {error}")) from None
         if not keys.keys:
-            raise ProviderUnavailable("JWKS document has no RS256 signing key")
+            raise self._failed(ProviderUnavailable("JWKS document has no RS256 signing key"))
         self.current = keys
+        self.last_failure = None
         return keys

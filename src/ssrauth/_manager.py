@@ -191,7 +191,7 @@ class SessionManager:
             jwks = yield from self._keys_for(refreshed.tokens)
             try:
                 return self.rules.after_refresh(decision, refreshed.tokens, jwks,
-                                                self.clock.now()), None, decision
+                                                refreshed.received_at), None, decision
             except InvalidToken as error:
                 # The provider's own tokens fail our checks: a configuration error (issuer,
                 # client id, JWKS URL), not the user's fault. Keep their cookies.
@@ -214,14 +214,19 @@ class SessionManager:
         decision = first or self.rules.decide(
             cookie_header, target, self.jwks.current, self.clock.now()
         )
-        if decision.unknown_kids and self.jwks.wants_fetch(decision.unknown_kids):
-            try:
-                jwks: JwkSet = yield _FetchJwks()
-            except ProviderUnavailable as error:
-                self.events.emit(Event.PROVIDER_UNAVAILABLE, reason=str(error))
-                return decision, error
-            decision = self.rules.decide(cookie_header, target, jwks, self.clock.now())
-        return decision, None
+        if not decision.unknown_kids:
+            return decision, None
+        if not self.jwks.wants_fetch(decision.unknown_kids):
+            # Between fetches: while the last one failed the tokens stay unjudged (an outage);
+            # with keys in hand an unknown kid is a foreign token, judged as such below.
+            failure = self.jwks.last_failure
+            return decision, failure
+        try:
+            jwks: JwkSet = yield _FetchJwks()
+        except ProviderUnavailable as error:
+            self.events.emit(Event.PROVIDER_UNAVAILABLE, reason=str(error))
+            return decision, error
+        return self.rules.decide(cookie_header, target, jwks, self.clock.now()), None
 
     def _keys_for(self, tokens: TokenSet) -> Steps[_Step, JwkSet]:
         """The key set, refetched if brand-new tokens name a key we do not have yet."""

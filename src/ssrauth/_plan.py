@@ -164,12 +164,9 @@ class PlanBuilder:
         return self._configured
 
     def _on_ancestor_paths(self, domains: list[str | None]) -> list[tuple[str, str | None]]:
-        paths = ancestor_paths(self._target.path)
-        if self.policy.path not in paths:
-            paths = [*paths, self.policy.path]
-        if self.policy.domain not in domains:
-            domains = [*domains, self.policy.domain]
-        return [(path, domain) for path in paths for domain in dict.fromkeys(domains)]
+        # Only what this request can see: a copy on a path or domain that does not match it
+        # was not sent, and deleting there would be wasted lines.
+        return [(path, domain) for path in ancestor_paths(self._target.path) for domain in domains]
 
     def build(self) -> tuple[SetCookie, ...]:
         """Deletions first, then writes: a browser applying them in order ends with one copy."""

@@ -293,7 +293,11 @@ class SessionRules:
     def after_refresh(
         self, decision: Decision, tokens: TokenSet, jwks: JwkSet, now: float
     ) -> Outcome:
-        """New tokens from the provider (or from a sibling request's refresh): write them."""
+        """New tokens from the provider (or from a sibling request's refresh): write them.
+
+        ``now`` is when the tokens were received, not when this response is built: a result
+        reused from the grace window must carry the clockDrift measured when it arrived, or
+        Amplify in the page would trust an expired token for up to a minute."""
         assert decision.username is not None
         return self.establish(decision, decision.username, tokens, decision.sign_in_details,
                               jwks, now, "refreshed")
@@ -441,7 +445,7 @@ def _retarget(d: Decision, target: RequestTarget) -> Decision:
     """The same decision for another request target (``dataclasses.replace`` costs 3x more)."""
     return Decision(d.state, d.session, d.username, d.refresh_tokens, d.plan, d.reason, d.family,
                     target, d.unknown_kids, d.duplicates, d.sign_in_details, d.provider_username,
-                    d.invalid_tokens)
+                    d.invalid_tokens, d.refresh_digests)
 
 
 def _freshness(token: VerifiedToken | None) -> tuple[int, int]:

@@ -134,14 +134,18 @@ class PlanBuilder:
 
         Unconfigured Domain spellings are left out of the single-copy case on purpose: each
         one adds a line per path per name to every refresh, and proxies such as nginx answer
-        502 to response headers beyond their 4-8 KiB buffer. ``sweep`` asks for every spelling
-        even for a single copy: the session is ending and no later response may reach it.
+        502 to response headers beyond their 4-8 KiB buffer. ``sweep`` (the session is ending,
+        no later response may reach a lone copy) adds every Domain spelling at ``Path=/``,
+        where a client that sets a Domain keeps its cookies (Amplify's CookieStorage default).
         """
         copies = self._sent.get(name, 0)
-        if copies > 1 or (sweep and copies):
+        if copies > 1:
             self._delete_at(name, self._all_variants())
         elif copies == 1:
             self._delete_at(name, self._configured_variants())
+            if sweep:
+                domains = domain_variants(self._target.host, self.policy)
+                self._delete_at(name, [("/", domain) for domain in domains])
 
     def _delete_at(self, name: str, variants: list[tuple[str, str | None]]) -> None:
         for path, domain in variants:

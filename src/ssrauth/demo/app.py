@@ -73,7 +73,7 @@ def create_app(
     templates = _Templates()
     manager.events.subscribe(_record_event)
     # Amplify's cookie-name prefix, for the page's script only: to shorten names on screen and
-    # to pick the auth cookies the seed-bug button copies. (AmplifyKeys keeps it private.)
+    # to pick the auth cookies the seed-bug button copies.
     cookie_prefix = manager.keys.prefix
 
     def state(request: Request) -> tuple[dict[str, Any], int]:

@@ -50,11 +50,20 @@ class State(enum.Enum):
 class Session:
     """A signed-in user, from tokens that verified."""
 
-    username: str
+    #: The user name in the cookie keys (Amplify's LastAuthUser): where the session is stored,
+    #: never who the user is. It may be an alias the user typed, and anyone can rename a cookie.
+    cookie_username: str
     access_token: VerifiedToken
     id_token: VerifiedToken | None
 
     is_authenticated = True
+
+    @property
+    def username(self) -> str:
+        """Cognito's username, from the verified tokens: the name to authorise on."""
+        return (self.access_token.username
+                or (self.id_token.username if self.id_token is not None else None)
+                or self.sub)
 
     @property
     def claims(self) -> Mapping[str, Any]:

@@ -185,7 +185,7 @@ def build_app(manager: SessionManager, pause: Pause | None = None) -> FastAPI:
         # The app writes one of the auth cookies itself (say, a custom signInDetails): ssrauth must
         # leave that cookie to it rather than send a second Set-Cookie for the same identity.
         response = JSONResponse({"username": user.username})
-        name = cookie_name(manager.config.client_id, user.username, field)
+        name = cookie_name(manager.config.client_id, user.cookie_username, field)
         response.headers.append("set-cookie", f"{name}={APP_VALUE}; Path=/; Secure; SameSite=Lax")
         return response
 

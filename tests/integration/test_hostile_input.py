@@ -303,3 +303,21 @@ async def test_non_ascii_bytes_in_the_cookie_header(
 
     only_junk = await browser.get("/api/me", cookie_header=b"; ".join(junk))
     assert only_junk.status_code == 401
+
+
+async def test_renaming_the_cookies_does_not_rename_the_user(
+    browser: Browser, emulator: CognitoEmulator
+) -> None:
+    """Cookie names are storage, not identity: alice moving her own valid tokens under an
+    ``admin`` family (LastAuthUser=admin) is still alice to the app."""
+    await browser.sign_in("alice")
+    cid = emulator.client_id
+    fields = ("accessToken", "idToken", "refreshToken")
+    alices = {field: value_of(browser.jar, cookie_name(cid, "alice", field)) for field in fields}
+    renamed = "; ".join([f"{last_auth_user(cid)}=admin"] + [
+        f"{cookie_name(cid, 'admin', field)}={value}" for field, value in alices.items()])
+
+    me = await browser.get("/api/me", cookie_header=renamed)
+
+    assert me.status_code == 200
+    assert me.json()["username"] == "alice"

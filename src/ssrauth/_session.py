@@ -235,7 +235,10 @@ class SessionRules:
                               session.expires_at)
             return decision(State.AUTHENTICATED, session, tidy, "valid tokens"), valid_until
         reason = "; ".join(access.problems + id_pick.problems) or "tokens expire"
-        if refresh_tokens:
+        # Only a verified (if expired) access token earns a provider call, as in Amplify, where
+        # a missing or unverifiable access token reads as "no tokens": otherwise anyone could
+        # make us call Cognito once per made-up refresh token.
+        if refresh_tokens and token is not None:
             return decision(State.NEEDS_REFRESH, session, tidy, reason), None
         if session is not None:
             return decision(State.AUTHENTICATED, session, tidy, "valid, no refresh token"), None
@@ -243,7 +246,8 @@ class SessionRules:
             # We could not judge the tokens (JWKS out of reach): never log out on our own failure.
             return decision(State.ANONYMOUS, None, (), reason), None
         clear = self._clear_plan(family, target)
-        return decision(State.ANONYMOUS, None, clear, f"{reason}; no refresh token"), None
+        missing = "no refresh token" if token is not None else "no verified access token"
+        return decision(State.ANONYMOUS, None, clear, f"{reason}; {missing}"), None
 
     def _pick_user(self, family: CookieFamily, jwks: JwkSet) -> tuple[str, _Pick]:
         """The user whose access token verifies freshest; LastAuthUser decides ties."""

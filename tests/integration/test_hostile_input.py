@@ -321,3 +321,21 @@ async def test_renaming_the_cookies_does_not_rename_the_user(
 
     assert me.status_code == 200
     assert me.json()["username"] == "alice"
+
+
+async def test_made_up_refresh_tokens_never_reach_cognito(
+    browser: Browser, emulator: CognitoEmulator
+) -> None:
+    """Only a verified (if expired) access token earns a provider call, so a flood of invented
+    refresh tokens cannot turn ssrauth into a way to hammer, or get throttled by, Cognito."""
+    cid = emulator.client_id
+    for n in range(20):
+        header = "; ".join([
+            f"{last_auth_user(cid)}=alice",
+            f"{cookie_name(cid, 'alice', 'accessToken')}=not.a.token{n}",
+            f"{cookie_name(cid, 'alice', 'refreshToken')}=made-up-{n}",
+        ])
+        assert (await browser.get("/api/me", cookie_header=header)).status_code == 401
+
+    assert emulator.refresh_calls() == 0
+    assert emulator.calls["GetTokensFromRefreshToken"] == 0

@@ -34,6 +34,12 @@ DEFAULT_GRACE_PERIOD = 60.0
 #: A sign-out tombstone must outlive any refresh still in flight and any stale copy of the cookies
 #: still on its way; a day is far beyond both and costs ~100 bytes per sign-out.
 DEFAULT_TOMBSTONE_TTL = 86_400.0
+#: How long a rotated-away refresh token is remembered. Its refusal then deletes nothing: the
+#: browser holds the newer cookies (a stale tab's request must not end that session). Bounded,
+#: because if the response carrying the new cookies was lost (the app failed after the refresh)
+#: the browser has only the dead token, and after this long its cookies are cleared, letting the
+#: user sign in again instead of staying anonymous with cookies nobody can use.
+DEFAULT_SUPERSEDED_TTL = 600.0
 #: Followers wait this long for the leader's provider call (the provider timeout is 5 s).
 DEFAULT_WAIT_TIMEOUT = 10.0
 
@@ -98,16 +104,18 @@ class LocalCoordinator:
         grace_period: float = DEFAULT_GRACE_PERIOD,
         tombstone_ttl: float = DEFAULT_TOMBSTONE_TTL,
         wait_timeout: float = DEFAULT_WAIT_TIMEOUT,
+        superseded_ttl: float = DEFAULT_SUPERSEDED_TTL,
     ) -> None:
         self._clock = clock
         self.grace_period = grace_period
         self.tombstone_ttl = tombstone_ttl
+        self.superseded_ttl = superseded_ttl
         self._flights: SingleFlight[Refreshed] = SingleFlight(wait_timeout)
         self._lock = threading.Lock()
         # Insertion order is expiry order (one TTL per dict), so purging pops from the front.
         self._settled: dict[bytes, tuple[float, Refreshed | ProviderRejected]] = {}
         self._tombstones: dict[bytes, tuple[float, None]] = {}
-        # Old refresh tokens a rotation replaced, kept as long as tombstones.
+        # Old refresh tokens a rotation replaced (see DEFAULT_SUPERSEDED_TTL).
         self._superseded: dict[bytes, tuple[float, None]] = {}
 
     def refresh(self, key: bytes, call: Callable[[], TokenSet]) -> Refreshed:
@@ -181,7 +189,7 @@ class LocalCoordinator:
         if token_digest(tokens.refresh_token) != key:
             now = self._clock.now()
             with self._lock:
-                self._superseded[key] = (now + self.tombstone_ttl, None)
+                self._superseded[key] = (now + self.superseded_ttl, None)
                 _purge(self._superseded, now)
         return refreshed
 

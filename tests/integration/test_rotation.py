@@ -5,16 +5,25 @@ retired refresh token is answered RefreshTokenReuseException, as Cognito does.""
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from ssrauth import Event, ManualClock, SessionManager
+from ssrauth import Event, LocalCoordinator, ManualClock, SessionManager
 from ssrauth.emulator import CognitoEmulator
 
-from .conftest import PASSWORD, Browser, FlakyCognito, build_app, cookie_name, value_of
+from .conftest import (
+    PASSWORD,
+    Browser,
+    FlakyCognito,
+    auth_cookies,
+    build_app,
+    cookie_name,
+    value_of,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -109,3 +118,29 @@ async def test_late_tabs_win_and_stale_copies_never_log_the_user_out(
     assert current.status_code == 200  # the browser's real, newer session lives on
     assert value_of(browser.jar, refresh_name) == new_refresh
     assert rotating_manager.events.count(Event.REFRESH_REJECTED) == 1
+
+
+async def test_a_lost_refresh_response_ends_in_a_clean_sign_in_not_a_stuck_browser(
+    rotating_manager: SessionManager, clock: ManualClock, emulator: CognitoEmulator
+) -> None:
+    """The response carrying the rotated cookies never reached the browser (the app failed after
+    the refresh). Its old refresh token is dead at Cognito; for a while its refusal deletes
+    nothing (it looks like a stale tab's), then the cookies are cleared so the user can sign
+    in again rather than stay anonymous with cookies nobody can use."""
+    browser = Browser(build_app(rotating_manager))
+    await browser.sign_in("alice")
+    old_jar = copy.deepcopy(browser.jar)
+    clock.advance(3600)
+    assert (await browser.get("/api/me")).status_code == 200  # refreshed and rotated...
+    browser.jar = old_jar  # ...but the browser never got that response
+    coordinator = rotating_manager.coordinator
+    assert isinstance(coordinator, LocalCoordinator)
+
+    clock.advance(61)  # past the grace window
+    soon = await browser.get("/api/me")
+    clock.advance(coordinator.superseded_ttl)
+    later = await browser.get("/api/me")
+
+    assert soon.status_code == later.status_code == 401
+    assert "set-cookie" not in soon.headers
+    assert auth_cookies(browser.jar, emulator.client_id) == []

@@ -320,7 +320,7 @@ def test_a_rotated_refresh_token_is_remembered_as_superseded() -> None:
 
     assert local.is_superseded(KEY)
     assert not local.is_superseded(token_digest(TOKENS.refresh_token))
-    clock.advance(local.tombstone_ttl)
+    clock.advance(local.superseded_ttl)
     assert not local.is_superseded(KEY)
 
 

@@ -7,7 +7,7 @@ Rules (RFC 6265), each enforced here once for every adapter:
 * Writes always use the policy's one canonical path and domain.
 * A copy the browser sent on this request can only live on a path that path-matches the request
   (§5.1.4) and on the host-only or a Domain variant (§5.1.3), so that finite list is where we
-  delete: every non-canonical variant of every name we rewrite or clear.
+  delete; how much of it, :meth:`PlanBuilder.delete` decides from how many copies were sent.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
-"""Refresh-token rotation, end to end. moto lacks GetTokensFromRefreshToken, so a loopback proxy
-adds Cognito's rotation rules (RetryGracePeriodSeconds=0) on top of moto's real API: each refresh
-is moto's REFRESH_TOKEN_AUTH, the new refresh token is a real one moto issued for the user, and a
-retired refresh token is answered RefreshTokenReuseException, as Cognito does."""
+"""Refresh-token rotation and revocation, end to end. moto lacks GetTokensFromRefreshToken and
+RevokeToken, so a loopback proxy adds Cognito's rules for both on top of moto's real API: each
+refresh is moto's REFRESH_TOKEN_AUTH, the new refresh token is a real one moto issued for the
+user, a retired refresh token is answered RefreshTokenReuseException (RetryGracePeriodSeconds=0)
+and a revoked one NotAuthorizedException, as Cognito does."""
 
 from __future__ import annotations
 
@@ -31,22 +32,28 @@ _TARGET = "AWSCognitoIdentityProviderService."
 
 
 class RotatingCognito(FlakyCognito):
-    """moto behind Cognito's rotation semantics for one user whose password the test knows."""
+    """moto behind Cognito's rotation and revocation rules, for one user whose password the test
+    knows."""
 
     def __init__(self, upstream: str, client_id: str, username: str, password: str) -> None:
         super().__init__(upstream)
         self.client_id, self.username, self.password = client_id, username, password
         self.retired: set[str] = set()
+        self.revoked: set[str] = set()
         self.rotations = 0
 
     def answer(self, headers: Any, body: bytes) -> tuple[int, dict[str, str], bytes]:
-        if headers["x-amz-target"] != _TARGET + "GetTokensFromRefreshToken":
+        target = headers["x-amz-target"]
+        if target == _TARGET + "RevokeToken":
+            self.revoked.add(json.loads(body)["Token"])
+            return 200, {"content-type": "application/x-amz-json-1.1"}, b"{}"
+        if target != _TARGET + "GetTokensFromRefreshToken":
             return super().answer(headers, body)
         refresh_token = json.loads(body)["RefreshToken"]
+        if refresh_token in self.revoked:
+            return _error("NotAuthorizedException", "Refresh Token has been revoked")
         if refresh_token in self.retired:
-            payload = {"__type": "RefreshTokenReuseException", "message": "already rotated"}
-            return 400, {"content-type": "application/x-amz-json-1.1"}, json.dumps(
-                payload).encode()
+            return _error("RefreshTokenReuseException", "already rotated")
         status, kept, payload = self._initiate_auth("REFRESH_TOKEN_AUTH",
                                                     {"REFRESH_TOKEN": refresh_token})
         if status != 200:
@@ -67,6 +74,11 @@ class RotatingCognito(FlakyCognito):
         headers = {"content-type": "application/x-amz-json-1.1",
                    "x-amz-target": _TARGET + "InitiateAuth"}
         return self._forward(headers, json.dumps(body).encode())
+
+
+def _error(name: str, message: str) -> tuple[int, dict[str, str], bytes]:
+    payload = json.dumps({"__type": name, "message": message}).encode()
+    return 400, {"content-type": "application/x-amz-json-1.1"}, payload
 
 
 @pytest.fixture
@@ -144,3 +156,27 @@ async def test_a_lost_refresh_response_ends_in_a_clean_sign_in_not_a_stuck_brows
     assert soon.status_code == later.status_code == 401
     assert "set-cookie" not in soon.headers
     assert auth_cookies(browser.jar, emulator.client_id) == []
+
+
+async def test_sign_out_revokes_so_no_other_server_can_bring_the_session_back(
+    rotating_manager: SessionManager, rotating: RotatingCognito, clock: ManualClock,
+    emulator: CognitoEmulator,
+) -> None:
+    """Where the provider has RevokeToken, sign-out revokes the refresh token at the provider:
+    a copy of the cookies taken to another server process (which knows no tombstone) cannot
+    refresh its way back in, and its response clears them."""
+    browser = Browser(build_app(rotating_manager))
+    await browser.sign_in("alice")
+    refresh_token = value_of(browser.jar, cookie_name(emulator.client_id, "alice", "refreshToken"))
+    copied = copy.deepcopy(browser.jar)
+
+    assert (await browser.post("/signout")).status_code == 200
+    assert rotating.revoked == {refresh_token}
+    other_process = SessionManager(rotating_manager.config, clock=clock)
+    elsewhere = Browser(build_app(other_process))
+    elsewhere.jar = copied
+    clock.advance(3600)
+
+    assert (await elsewhere.get("/api/me")).status_code == 401
+    assert auth_cookies(elsewhere.jar, emulator.client_id) == []
+    assert other_process.events.count(Event.REFRESH_REJECTED) == 1

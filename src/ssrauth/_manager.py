@@ -423,6 +423,18 @@ class RequestAuth:
         assert outcome.session is not None
         return outcome.session
 
+    def response_headers(self, app_set_cookies: Iterable[str] = ()) -> list[tuple[str, str]]:
+        """Headers an adapter adds to the response: ``Set-Cookie`` lines and, when there are
+        any, ``Cache-Control: no-store``, which replaces the application's own Cache-Control.
+
+        A response that sets auth cookies must never be stored by a shared cache and replayed
+        to someone else, whatever the application said about caching it.
+        """
+        lines = self.set_cookie_headers(app_set_cookies)
+        if not lines:
+            return []
+        return [("Cache-Control", "no-store"), *(("Set-Cookie", line) for line in lines)]
+
     def set_cookie_headers(self, app_set_cookies: Iterable[str] = ()) -> list[str]:
         """The Set-Cookie values to add to the response.
 

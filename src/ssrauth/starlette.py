@@ -110,12 +110,10 @@ def _add_cookie_headers(message: Message, auth: RequestAuth) -> None:
         return  # nearly every response: nothing to write, so leave the app's headers alone
     headers: list[Any] = list(message.get("headers", []))
     app_cookies = [v.decode("latin-1") for k, v in headers if k.lower() == b"set-cookie"]
-    lines = auth.set_cookie_headers(app_cookies)
-    if not lines:
+    added = auth.response_headers(app_cookies)
+    if not added:
         return
-    # A response that sets auth cookies must never be stored by a shared cache and replayed to
-    # someone else: whatever the app said about caching, this one is no-store.
-    headers = [(k, v) for k, v in headers if k.lower() != b"cache-control"]
-    headers.append((b"cache-control", b"no-store"))
-    headers.extend((b"set-cookie", line.encode("latin-1")) for line in lines)
+    replaced = {name.lower().encode("latin-1") for name, _ in added} - {b"set-cookie"}
+    headers = [(k, v) for k, v in headers if k.lower() not in replaced]
+    headers.extend((n.lower().encode("latin-1"), v.encode("latin-1")) for n, v in added)
     message["headers"] = headers

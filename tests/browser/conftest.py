@@ -1,0 +1,161 @@
+"""Real-browser rig: Debian's Chromium driven by Playwright, apps served by uvicorn on loopback.
+
+Chromium resolves every ``*.example.test`` name to 127.0.0.1 (``--host-resolver-rules``), so the
+apps are reached as ``http://app.example.test:<port>`` and a configured ``Domain=example.test``
+is a real parent domain to the browser: host-only and Domain copies of a cookie can coexist in
+its jar, as they do in production. Assertions read the browser's own jar
+(``context.cookies()``), never our model of it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+from playwright.sync_api import Browser, BrowserContext, Playwright, sync_playwright
+from starlette.types import ASGIApp
+
+from ssrauth import CookiePolicy, ManualClock, SessionManager
+from ssrauth.demo import create_app
+from ssrauth.emulator import CognitoEmulator
+from tests.conftest import PASSWORD
+
+CHROMIUM = os.environ.get("SSRAUTH_CHROMIUM", "/usr/bin/chromium")
+#: The flags DEVELOPERS.md prescribes, plus the name mapping described above.
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+    "--host-resolver-rules=MAP *.example.test 127.0.0.1",
+]
+#: The registrable domain the apps configure, and the host the browser visits under it.
+SITE = "example.test"
+APP_HOST = f"app.{SITE}"
+PREFIX = "CognitoIdentityServiceProvider"
+#: Upper bound for every wait here: generous for two noisy cores, never a timing claim.
+WAIT_MS = 15_000
+USERNAME = "alice@example.com"
+#: Where screenshots go: a temporary folder, or ``docs/img`` when SSRAUTH_SCREENSHOTS says so
+#: (``make screenshots`` refreshes the pictures in the docs that way).
+SCREENSHOTS_ENV = "SSRAUTH_SCREENSHOTS"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextmanager
+def serve(app: ASGIApp) -> Iterator[int]:
+    """Serve ``app`` with uvicorn on a free loopback port in a thread; yields the port."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                                           access_log=False, lifespan="off"))
+    thread = threading.Thread(target=server.run, name=f"uvicorn-{port}", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + WAIT_MS / 1000
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError(f"uvicorn did not start on port {port}")
+        time.sleep(0.02)
+    try:
+        yield port
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def playwright() -> Iterator[Playwright]:
+    """Per module, not per session: Playwright's sync API keeps an asyncio loop running on this
+    thread while it is started, and the async tests that follow need the thread's loop free."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: `apt-get install -y chromium` (.ci/run does it)")
+    with sync_playwright() as driver:
+        yield driver
+
+
+@pytest.fixture(scope="module")
+def chromium(playwright: Playwright) -> Iterator[Browser]:
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    yield browser
+    browser.close()
+
+
+@pytest.fixture
+def new_context(chromium: Browser) -> Iterator[Callable[..., BrowserContext]]:
+    """Fresh browser profiles (own cookie jar each), closed after the test.
+
+    Keyword arguments go to ``browser.new_context`` (``record_har_path=...`` records a HAR,
+    written when the context closes: call ``context.close()`` before reading it).
+    """
+    contexts: list[BrowserContext] = []
+
+    def make(**options: Any) -> BrowserContext:
+        context = chromium.new_context(**options)
+        context.set_default_timeout(WAIT_MS)
+        contexts.append(context)
+        return context
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def screenshots(tmp_path: Path) -> Path:
+    folder = Path(os.environ.get(SCREENSHOTS_ENV) or tmp_path / "screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@dataclass
+class Demo:
+    """The demo app on the embedded emulator, as the browser reaches it."""
+
+    url: str
+    emulator: CognitoEmulator
+    clock: ManualClock
+    manager: SessionManager
+    username: str = USERNAME
+    password: str = PASSWORD
+
+    @property
+    def client_id(self) -> str:
+        return self.emulator.client_id
+
+
+def demo_policy() -> CookiePolicy:
+    """Plain http on loopback: Secure off (see the demo); the site's parent domain configured."""
+    return CookiePolicy(secure=False, domain=SITE)
+
+
+@pytest.fixture
+def demo() -> Iterator[Demo]:
+    clock = ManualClock()
+    with CognitoEmulator(clock) as emulator:
+        emulator.create_user(USERNAME, PASSWORD, email=USERNAME, email_verified="true")
+        manager = SessionManager(emulator.config(cookie_policy=demo_policy()), clock=clock)
+        app = create_app(emulator, manager=manager, demo_user=(USERNAME, PASSWORD))
+        with serve(app) as port:
+            yield Demo(f"http://{APP_HOST}:{port}", emulator, clock, manager)
+
+
+def auth_cookies(context: BrowserContext) -> list[dict[str, Any]]:
+    """The browser's own jar, auth cookies only (every client id)."""
+    return [dict(c) for c in context.cookies() if c["name"].startswith(PREFIX + ".")]
+
+
+def node_available() -> bool:
+    return shutil.which("node") is not None

@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench screenshots clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,8 +24,13 @@ lint: $(VENV)/.test-installed
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy src
 
+# The real Amplify JS client the browser tests load (tests/amplify; needs Node.js and npm).
+AMPLIFY := tests/amplify
+$(AMPLIFY)/dist/amplify-page.js: $(AMPLIFY)/package.json $(AMPLIFY)/package-lock.json $(AMPLIFY)/entry.js
+	cd $(AMPLIFY) && npm ci --no-audit --no-fund && npm run --silent build
+
 # pytest exits 5 when it collected no test: an empty suite is a defect, so say so and fail.
-test: lint
+test: lint $(AMPLIFY)/dist/amplify-page.js
 	@$(BIN)/pytest; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; \
 	exit $$status
@@ -33,5 +38,10 @@ test: lint
 bench: $(VENV)/.test-installed
 	$(BIN)/python -m bench
 
+# The pictures in docs/ are taken by the browser tests in Chromium; this retakes them.
+screenshots: $(VENV)/.test-installed
+	SSRAUTH_SCREENSHOTS=docs/img $(BIN)/pytest -q tests/browser/test_demo_browser.py
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis \
+		$(AMPLIFY)/node_modules $(AMPLIFY)/dist

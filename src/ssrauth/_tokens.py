@@ -19,11 +19,13 @@ from ._memo import Memo
 __all__ = [
     "InvalidToken",
     "JwkSet",
+    "OfflineReader",
     "TokenSet",
     "TokenUse",
     "TokenVerifier",
     "UnknownSigningKey",
     "VerifiedToken",
+    "checked_claims",
     "token_digest",
 ]
 
@@ -187,12 +189,44 @@ class TokenVerifier:
             )
         except PyJWTError as error:
             raise InvalidToken(f"{token_use} token rejected: {error}") from None
-        if claims.get("token_use") != token_use:
-            raise InvalidToken(f"token_use is {claims.get('token_use')!r}, expected {token_use!r}")
-        # Access tokens carry no aud (Cognito docs): the app client is in client_id instead.
-        if token_use == "access" and claims.get("client_id") != self.client_id:
-            raise InvalidToken("access token was issued to another app client")
-        exp, iat = claims["exp"], claims["iat"]
-        if not isinstance(exp, int) or not isinstance(iat, int):
-            raise InvalidToken("exp and iat must be integers")
-        return VerifiedToken(raw=token, claims=claims, token_use=token_use, exp=exp, iat=iat)
+        return checked_claims(token, claims, token_use, self.client_id)
+
+
+def checked_claims(
+    token: str, claims: Mapping[str, Any], token_use: TokenUse, client_id: str
+) -> VerifiedToken:
+    """The claim rules that follow decoding, shared by :class:`TokenVerifier` and
+    :class:`OfflineReader` so the audit judges a copy the way the server would."""
+    if claims.get("token_use") != token_use:
+        raise InvalidToken(f"token_use is {claims.get('token_use')!r}, expected {token_use!r}")
+    # Access tokens carry no aud (Cognito docs): the app client is in client_id instead.
+    if token_use == "access" and claims.get("client_id") != client_id:
+        raise InvalidToken("access token was issued to another app client")
+    exp, iat = claims.get("exp"), claims.get("iat")
+    if not isinstance(exp, int) or not isinstance(iat, int):
+        raise InvalidToken("exp and iat must be integers")
+    return VerifiedToken(raw=token, claims=claims, token_use=token_use, exp=exp, iat=iat)
+
+
+class OfflineReader(TokenVerifier):
+    """Reads a token's claims WITHOUT checking its signature or issuer.
+
+    For ``ssrauth audit`` without a pool config: it must still say which copy of a duplicated
+    token the server would keep (the freshest), and that is a question about claims, not keys.
+    Anyone can forge what it accepts, so nothing that authenticates a request may use it;
+    ``SessionManager`` never builds one.
+    """
+
+    def __init__(self, *, client_id: str, cache_size: int = 4096) -> None:
+        super().__init__(issuer="", client_id=client_id, cache_size=cache_size)
+
+    def _verify_uncached(
+        self, token: str, token_use: TokenUse, keys: JwkSet  # noqa: ARG002 (no signature)
+    ) -> VerifiedToken:
+        try:
+            claims: dict[str, Any] = jwt.decode(token, options={"verify_signature": False})
+        except PyJWTError as error:
+            raise InvalidToken(f"malformed token: {error}") from None
+        if token_use == "id" and claims.get("aud") != self.client_id:
+            raise InvalidToken("id token was issued to another app client")
+        return checked_claims(token, claims, token_use, self.client_id)

@@ -1,0 +1,221 @@
+"""The ``ssrauth`` command. Today one subcommand, ``audit``: the I/O edge around the pure
+analysis in :mod:`ssrauth._audit` (reading files and stdin, fetching the pool's JWKS, printing
+text or JSON, choosing the exit code).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TextIO
+
+from ._audit import AuditReport, FamilyReport, PoolKeys, audit
+from ._audit_sources import SourceError, read_source
+from ._clock import SystemClock
+from ._config import CognitoConfig
+from ._cookies import CookiePolicy
+from ._errors import ConfigError, ProviderUnavailable
+from ._jwks import JwksSource
+from ._keys import PREFIX
+from ._tokens import TokenVerifier
+
+__all__ = ["main"]
+
+EXIT_HEALTHY = 0
+EXIT_PROBLEMS = 1
+EXIT_USAGE = 2
+
+AUDIT_HELP = """\
+Audit the Amplify (Cognito) auth cookies of one request: a Cookie header (argument or stdin), a
+HAR exported from browser devtools, or a Playwright/Chromium cookie export (context.cookies() or
+storage_state JSON); the format is detected from the content.
+
+Reports every client id's cookie family, duplicates (and which copy js-cookie in the browser,
+a last-copy-wins server and ssrauth would each use), other users' leftover sessions, expired,
+unreadable or (with a pool config) invalid tokens, and sizes against 4096 bytes per cookie and
+8192 for the Cookie header (nginx); then prints the exact Set-Cookie lines ssrauth would send
+to heal the jar.
+
+exit codes:
+  0  healthy: nothing to heal, no size limit passed, every token copy readable (and valid
+     with a pool config). An expired session that has a refresh token is a warning only:
+     the server refreshes it on the next request.
+  1  problems: the server would send heal lines (duplicates, another user's session, odd
+     name spellings, a dead session it clears), a cookie over 4096 bytes, a Cookie header
+     over 8192 bytes, or a token copy that is unreadable or fails verification.
+  2  usage or input error (unreadable file, bad JSON, no cookies, bad config).
+"""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code (the console script exits with it)."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command != "audit":
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    try:
+        return _audit(args, sys.stdout, os.environ)
+    except (SourceError, ConfigError, OSError, ValueError) as error:
+        print(f"ssrauth audit: {error}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ssrauth", description="ssrauth tools.")
+    commands = parser.add_subparsers(dest="command")
+    cmd = commands.add_parser(
+        "audit", help="audit a browser's auth cookies", description=AUDIT_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    cmd.add_argument("source", nargs="?", default="-",
+                     help="a HAR, cookie-export JSON or Cookie-header file; '-' (default) reads "
+                     "stdin")
+    cmd.add_argument("--cookie-header", metavar="TEXT", help="audit this Cookie header instead")
+    cmd.add_argument("--host", help="request host (a Cookie header does not say; needed to "
+                     "delete Domain copies)")
+    cmd.add_argument("--path", help="request path (default: from the HAR, the deepest auth "
+                     "cookie path of an export, or /)")
+    cmd.add_argument("--json", action="store_true", help="print the report as JSON")
+    pool = cmd.add_argument_group(
+        "pool config (verifies token signatures; otherwise SSRAUTH_* environment variables "
+        "are used when SSRAUTH_USER_POOL_ID or SSRAUTH_AMPLIFY_OUTPUTS is set)")
+    pool.add_argument("--config", metavar="AMPLIFY_OUTPUTS", help="amplify_outputs.json")
+    pool.add_argument("--user-pool-id")
+    pool.add_argument("--client-id")
+    pool.add_argument("--region")
+    policy = cmd.add_argument_group("cookie policy of the heal lines (default: the config's, "
+                                    "else Amplify's: Path=/, host-only, Secure)")
+    policy.add_argument("--cookie-domain", help="the Domain your server writes cookies with")
+    policy.add_argument("--insecure", action="store_true",
+                        help="no Secure attribute (plain-http development servers)")
+    cmd.add_argument("--now", type=float, metavar="EPOCH",
+                     help="judge expiry at this time (reproducible runs)")
+    return parser
+
+
+def _audit(args: argparse.Namespace, out: TextIO, environ: Mapping[str, str]) -> int:
+    text, label = _read_input(args)
+    observation = read_source(text, label=label, host=args.host, path=args.path)
+    config = _pool_config(args, environ)
+    policy = config.cookie_policy if config is not None else CookiePolicy()
+    if args.cookie_domain is not None:
+        policy = dataclasses.replace(policy, domain=args.cookie_domain or None)
+    if args.insecure:
+        policy = dataclasses.replace(policy, secure=False)
+    pool, pool_error = _pool_keys(config)
+    now = args.now if args.now is not None else time.time()
+    report = audit(observation, now=now, policy=policy, pool=pool, pool_error=pool_error)
+    if args.json:
+        json.dump(report.to_json(), out, indent=2)
+        out.write("\n")
+    else:
+        out.write(render_text(report))
+    return EXIT_HEALTHY if report.healthy else EXIT_PROBLEMS
+
+
+def _read_input(args: argparse.Namespace) -> tuple[str, str]:
+    if args.cookie_header is not None:
+        return args.cookie_header, "--cookie-header"
+    if args.source == "-":
+        return sys.stdin.read(), "stdin"
+    try:
+        return Path(args.source).read_text(encoding="utf-8", errors="replace"), args.source
+    except OSError as error:
+        raise SourceError(f"cannot read {args.source}: {error.strerror or error}") from None
+
+
+def _pool_config(args: argparse.Namespace, environ: Mapping[str, str]) -> CognitoConfig | None:
+    overrides = {"region": args.region} if args.region else {}
+    if args.config:
+        if args.client_id:
+            overrides["client_id"] = args.client_id
+        return CognitoConfig.from_amplify_outputs(args.config, **overrides)
+    if args.user_pool_id or args.client_id:
+        if not (args.user_pool_id and args.client_id):
+            raise ConfigError("--user-pool-id and --client-id go together")
+        return CognitoConfig(user_pool_id=args.user_pool_id, client_id=args.client_id,
+                             **overrides)
+    if environ.get("SSRAUTH_USER_POOL_ID") or environ.get("SSRAUTH_AMPLIFY_OUTPUTS"):
+        return CognitoConfig.from_env(environ)
+    return None
+
+
+def _pool_keys(config: CognitoConfig | None) -> tuple[PoolKeys | None, str | None]:
+    """Fetch the pool's JWKS once; a failure is reported in the audit, never a traceback."""
+    if config is None:
+        return None, None
+    source = JwksSource(config.jwks_url, clock=SystemClock(), timeout=config.timeout)
+    try:
+        jwks = source.fetch()
+    except ProviderUnavailable as error:
+        return None, f"{error} ({config.jwks_url})"
+    verifier = TokenVerifier(issuer=config.issuer, client_id=config.client_id)
+    return PoolKeys(config.client_id, verifier, jwks), None
+
+
+# -- text output ----------------------------------------------------------------------------
+
+
+def render_text(report: AuditReport) -> str:
+    """The human report: plain aligned text, widest column first, no colour codes."""
+    lines = [f"source   {report.source}",
+             f"request  host {report.host or '(unknown)'}  path {report.path}  "
+             f"order: {'as sent' if report.order == 'header' else 'derived from paths'}",
+             f"cookies  {report.cookies} sent ({report.cookies - report.unrelated} auth, "
+             f"{report.unrelated} other)  Cookie header {report.header_bytes} bytes "
+             f"(nginx limit 8192)  heal block {report.heal_bytes} bytes"]
+    for family in report.families:
+        lines += ["", *_family_text(family)]
+    lines += ["", "findings"]
+    width = max((len(f.code) for f in report.findings), default=0)
+    for finding in report.findings:
+        where = f" [{finding.client_id}]" if finding.client_id else ""
+        lines.append(f"  {finding.level.upper():<8} {finding.code:<{width}}  "
+                     f"{finding.message}{where}")
+    problems = sum(f.level == "problem" for f in report.findings)
+    warnings = sum(f.level == "warning" for f in report.findings)
+    verdict = "healthy" if report.healthy else "UNHEALTHY"
+    lines += ["", f"verdict: {verdict} ({problems} problems, {warnings} warnings)", ""]
+    return "\n".join(lines)
+
+
+def _family_text(family: FamilyReport) -> list[str]:
+    mode = "tokens verified against the pool" if family.verified else "tokens read offline"
+    lines = [f"client {family.client_id}: {mode}",
+             f"  LastAuthUser {', '.join(family.last_auth_user) or '(none)'}; server uses "
+             f"{family.user!r}: {family.state} ({family.reason})"]
+    prefix = f"{PREFIX}.{family.client_id}."
+    rows = [("#", "cookie", "bytes", "path", "domain", "token", "sha256")]
+    for c in family.copies:
+        name = c.name[len(prefix):] if c.name.startswith(prefix) else c.name
+        domain = "" if c.domain is None else (c.domain + (" (host-only)" if c.host_only else ""))
+        token = "" if c.token is None else (
+            f"{c.token.status}" + (f" exp {c.token.exp}" if c.token.exp is not None else ""))
+        rows.append((str(c.position), name, str(c.size), c.path or "", domain, token,
+                     c.fingerprint))
+    lines += _aligned(rows, indent="  ")
+    for dup in family.duplicates:
+        def at(position: int | None) -> str:
+            return "unknown" if position is None else f"#{position}"
+        label = dup.field if dup.username is None else f"{dup.username}.{dup.field}"
+        lines.append(f"  duplicate {label}: copies {', '.join(map(at, dup.copies))}; browser "
+                     f"(js-cookie, first) {at(dup.browser)}; last-wins servers (Next.js edge) "
+                     f"{at(dup.last)}; ssrauth {at(dup.server)} ({dup.server_rule})")
+    if family.stale_users:
+        lines.append(f"  stale users: {', '.join(family.stale_users)}")
+    if family.heal:
+        lines.append(f"  heal ({len(family.heal)} Set-Cookie lines, deletions first):")
+        lines += [f"    Set-Cookie: {line}" for line in family.heal]
+    return lines
+
+
+def _aligned(rows: Sequence[tuple[str, ...]], indent: str) -> list[str]:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return [indent + "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+            for row in rows]

@@ -24,13 +24,21 @@ lint: $(VENV)/.test-installed
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy src
 
-# The real Amplify JS client the browser tests load (tests/amplify; needs Node.js and npm).
+# The browser tests drive Debian's Chromium (never `playwright install`: it downloads a browser
+# build and fails here); apt installs it when missing.
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	.ci/apt-install chromium
+
+# The real Amplify JS client the browser tests load (tests/amplify; Node.js and npm from apt
+# when missing).
 AMPLIFY := tests/amplify
 $(AMPLIFY)/dist/amplify-page.js: $(AMPLIFY)/package.json $(AMPLIFY)/package-lock.json $(AMPLIFY)/entry.js
+	command -v npm >/dev/null || .ci/apt-install nodejs npm
 	cd $(AMPLIFY) && npm ci --no-audit --no-fund && npm run --silent build
 
 # pytest exits 5 when it collected no test: an empty suite is a defect, so say so and fail.
-test: lint $(AMPLIFY)/dist/amplify-page.js
+test: lint $(CHROMIUM) $(AMPLIFY)/dist/amplify-page.js
 	@$(BIN)/pytest; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; \
 	exit $$status

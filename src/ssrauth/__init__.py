@@ -2,8 +2,11 @@
 
 Refreshes once however many requests arrive together, and never leaves a duplicate, stale or
 zombie auth cookie behind. Import everything from here; framework adapters live in
-``ssrauth.starlette`` and ``ssrauth.fastapi``.
+``ssrauth.starlette``, ``ssrauth.fastapi``, ``ssrauth.wsgi``, ``ssrauth.flask`` and
+``ssrauth.django``.
 """
+
+from typing import TYPE_CHECKING, Any
 
 from ._clock import Clock, ManualClock, SystemClock
 from ._cognito import CognitoProvider, SignInResult
@@ -16,6 +19,7 @@ from ._cookies import (
     render_set_cookie,
 )
 from ._coordinator import LocalCoordinator, RefreshCoordinator, Refreshed, RefreshSource
+from ._coordinator_url import coordinator_from_url
 from ._errors import (
     ConfigError,
     ProviderError,
@@ -28,6 +32,8 @@ from ._events import Event, Events
 from ._keys import AmplifyKeys
 from ._manager import RequestAuth, SessionManager
 from ._session import Session
+from ._shared import SharedCoordinator
+from ._sqlite import SqliteCoordinator
 from ._tokens import TokenSet, VerifiedToken
 
 __all__ = [
@@ -44,6 +50,7 @@ __all__ = [
     "ProviderError",
     "ProviderRejected",
     "ProviderUnavailable",
+    "RedisCoordinator",
     "RefreshCoordinator",
     "RefreshSource",
     "Refreshed",
@@ -52,12 +59,28 @@ __all__ = [
     "Session",
     "SessionManager",
     "SetCookie",
+    "SharedCoordinator",
     "SignInChallenge",
     "SignInResult",
+    "SqliteCoordinator",
     "SsrAuthError",
     "SystemClock",
     "TokenSet",
     "VerifiedToken",
+    "coordinator_from_url",
     "parse_cookie_header",
     "render_set_cookie",
 ]
+
+
+if TYPE_CHECKING:
+    from ._redis import RedisCoordinator
+
+
+def __getattr__(name: str) -> Any:
+    """``RedisCoordinator`` needs the optional ``redis`` package: imported on first use only."""
+    if name == "RedisCoordinator":
+        from ._redis import RedisCoordinator
+
+        return RedisCoordinator
+    raise AttributeError(f"module 'ssrauth' has no attribute {name!r}")

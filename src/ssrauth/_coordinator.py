@@ -2,8 +2,9 @@
 and sign-out tombstones that no in-flight refresh can outrun.
 
 :class:`RefreshCoordinator` is the contract; :class:`LocalCoordinator` keeps everything in this
-process (threads and asyncio tasks). Cross-process coordinators (SQLite, Redis) implement the
-same contract. Keys are SHA-256 digests of the *old* refresh token, never the token.
+process (threads and asyncio tasks); ``_shared`` holds the cross-process one (SQLite, Redis).
+Entries are keyed by the SHA-256 digest of the *old* refresh token, never the token; ``refresh``
+takes the token itself because a shared store's results are sealed with a key derived from it.
 """
 
 from __future__ import annotations
@@ -66,15 +67,18 @@ class SessionRevoked(ProviderRejected):
 
 
 class RefreshCoordinator(Protocol):
-    def refresh(self, key: bytes, call: Callable[[], TokenSet]) -> Refreshed:
-        """Run ``call`` unless another request did or does for ``key``; share its outcome.
+    def refresh(self, refresh_token: str, call: Callable[[], TokenSet]) -> Refreshed:
+        """Run ``call`` unless another request did or does for this refresh token (keyed by its
+        digest); share its outcome.
 
         Raises :class:`ProviderRejected` (shared and remembered for the grace window),
         :class:`SessionRevoked` after a sign-out, or ``ProviderUnavailable`` (shared, not kept).
         """
         ...
 
-    async def arefresh(self, key: bytes, call: Callable[[], Awaitable[TokenSet]]) -> Refreshed:
+    async def arefresh(
+        self, refresh_token: str, call: Callable[[], Awaitable[TokenSet]]
+    ) -> Refreshed:
         ...
 
     def revoke(self, key: bytes) -> None:
@@ -118,7 +122,9 @@ class LocalCoordinator:
         # Old refresh tokens a rotation replaced (see DEFAULT_SUPERSEDED_TTL).
         self._superseded: dict[bytes, tuple[float, None]] = {}
 
-    def refresh(self, key: bytes, call: Callable[[], TokenSet]) -> Refreshed:
+    def refresh(self, refresh_token: str, call: Callable[[], TokenSet]) -> Refreshed:
+        key = token_digest(refresh_token)
+
         def lead() -> Refreshed:
             stored = self._recall(key)
             if stored is not None:
@@ -129,9 +135,13 @@ class LocalCoordinator:
                 raise self._settle(key, error) from None
             return self._settle_tokens(key, tokens)
 
-        return self._followed(*self._flights.run(key, lead))
+        return followed(*self._flights.run(key, lead))
 
-    async def arefresh(self, key: bytes, call: Callable[[], Awaitable[TokenSet]]) -> Refreshed:
+    async def arefresh(
+        self, refresh_token: str, call: Callable[[], Awaitable[TokenSet]]
+    ) -> Refreshed:
+        key = token_digest(refresh_token)
+
         async def lead() -> Refreshed:
             stored = self._recall(key)
             if stored is not None:
@@ -142,7 +152,7 @@ class LocalCoordinator:
                 raise self._settle(key, error) from None
             return self._settle_tokens(key, tokens)
 
-        return self._followed(*await self._flights.arun(key, lead))
+        return followed(*await self._flights.arun(key, lead))
 
     def revoke(self, key: bytes) -> None:
         now = self._clock.now()
@@ -160,12 +170,6 @@ class LocalCoordinator:
 
     def is_superseded(self, key: bytes) -> bool:
         return self._superseded.get(key, _NEVER)[0] > self._clock.now()
-
-    @staticmethod
-    def _followed(result: Refreshed, ran: bool) -> Refreshed:
-        if ran:
-            return result
-        return Refreshed(result.tokens, RefreshSource.COALESCED, result.received_at)
 
     def _recall(self, key: bytes) -> Refreshed | None:
         now = self._clock.now()
@@ -202,6 +206,13 @@ class LocalCoordinator:
             self._settled.pop(key, None)
             self._settled[key] = (now + self.grace_period, outcome)
             _purge(self._settled, now)
+
+
+def followed(result: Refreshed, ran: bool) -> Refreshed:
+    """A single-flight outcome as this caller sees it: its own call, or a coalesced wait."""
+    if ran:
+        return result
+    return Refreshed(result.tokens, RefreshSource.COALESCED, result.received_at)
 
 
 _NEVER = (0.0, None)

@@ -33,6 +33,7 @@ class Event(enum.Enum):
     SIGNED_OUT = "signed_out"
     BAD_REQUEST = "bad_request"  # unreadable or oversized cookie input
     JWKS_FETCHED = "jwks_fetched"
+    STORE_UNAVAILABLE = "store_unavailable"  # the shared coordinator's store failed: in-process
 
 
 _LEVELS = {
@@ -45,6 +46,7 @@ _LEVELS = {
     Event.SIGNED_OUT: logging.INFO,
     Event.REFRESH_STARTED: logging.INFO,
     Event.JWKS_FETCHED: logging.INFO,
+    Event.STORE_UNAVAILABLE: logging.WARNING,
 }
 
 Listener = Callable[[Event, int, Mapping[str, Any]], None]

@@ -5,6 +5,7 @@ once a minute. The I/O edge that feeds :class:`~ssrauth._tokens.JwkSet` to the p
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -29,13 +30,19 @@ class JwksSource:
         clock: Clock,
         timeout: float = 5.0,
         refetch_interval: float = DEFAULT_REFETCH_INTERVAL,
+        on_fetched: Callable[[JwkSet], None] | None = None,
     ) -> None:
         self.url = url
+        #: Called once per fetch that got keys (not once per request that waited for it).
+        self._on_fetched = on_fetched
         self.current = JwkSet()
         self._clock = clock
         self._timeout = timeout
         self._refetch_interval = refetch_interval
         self._last_attempt: float | None = None
+        #: A fetch is on the wire: requests that need keys join it instead of judging their
+        #: tokens against the key set it is about to replace (a cold start's first burst).
+        self._fetching = False
         #: The error of the last fetch, until one succeeds: while set, tokens naming keys we
         #: lack cannot be judged, and nobody is refreshed or logged out on that account.
         self.last_failure: ProviderUnavailable | None = None
@@ -43,13 +50,14 @@ class JwksSource:
         self._flight: SingleFlight[JwkSet] = SingleFlight(wait_timeout=timeout * 2)
 
     def wants_fetch(self, unknown_kids: frozenset[str]) -> bool:
-        """Fetch when we have never fetched, or a token names a key we lack and the last try
-        is older than the refetch interval."""
+        """Fetch when we have never fetched; or a token names a key we lack and either a fetch
+        is under way (joining it costs no extra call) or the last try is older than the
+        refetch interval."""
         if self._last_attempt is None:
             return True
         if not unknown_kids or unknown_kids <= self.current.keys.keys():
             return False
-        return self._clock.now() - self._last_attempt >= self._refetch_interval
+        return self._fetching or self._clock.now() - self._last_attempt >= self._refetch_interval
 
     def fetch(self) -> JwkSet:
         return self._flight.run("jwks", self._fetch_now)[0]
@@ -65,25 +73,29 @@ class JwksSource:
         self._mark_attempt()
         try:
             with httpx.Client(timeout=self._timeout) as client:
-                response = client.get(self.url)
+                return self._accept(client.get(self.url))
         except httpx.HTTPError as error:
-            message = f"JWKS fetch failed: {error.__class__.__name__}"
-            raise self._failed(ProviderUnavailable(message)) from None
-        return self._accept(response)
+            raise self._transport_failure(error) from None
+        finally:
+            self._fetching = False  # after _accept: joiners never see the old key set alone
 
     async def _afetch_now(self) -> JwkSet:
         self._mark_attempt()
         try:
             async with httpx.AsyncClient(timeout=self._timeout) as client:
-                response = await client.get(self.url)
+                return self._accept(await client.get(self.url))
         except httpx.HTTPError as error:
-            message = f"JWKS fetch failed: {error.__class__.__name__}"
-            raise self._failed(ProviderUnavailable(message)) from None
-        return self._accept(response)
+            raise self._transport_failure(error) from None
+        finally:
+            self._fetching = False
+
+    def _transport_failure(self, error: httpx.HTTPError) -> ProviderUnavailable:
+        return self._failed(ProviderUnavailable(f"JWKS fetch failed: {error.__class__.__name__}"))
 
     def _mark_attempt(self) -> None:
         with self._lock:
             self._last_attempt = self._clock.now()
+            self._fetching = True
 
     def _accept(self, response: httpx.Response) -> JwkSet:
         if not response.is_success:
@@ -98,4 +110,6 @@ class JwksSource:
             raise self._failed(ProviderUnavailable("JWKS document has no RS256 signing key"))
         self.current = keys
         self.last_failure = None
+        if self._on_fetched is not None:
+            self._on_fetched(keys)
         return keys

@@ -19,7 +19,8 @@ from ._clock import Clock, SystemClock
 from ._cognito import CognitoProvider, SignInResult
 from ._config import CognitoConfig
 from ._cookies import COOKIE_SIZE_LIMIT, parse_set_cookie_target, render_set_cookie
-from ._coordinator import LocalCoordinator, RefreshCoordinator, Refreshed, RefreshSource
+from ._coordinator import RefreshCoordinator, Refreshed, RefreshSource
+from ._coordinator_url import coordinator_from_env
 from ._drive import Steps, adrive, drive
 from ._errors import ProviderError, ProviderRejected, ProviderUnavailable
 from ._events import Event, Events
@@ -85,8 +86,11 @@ class SessionManager:
         self.clock: Clock = clock or SystemClock()
         self.events = events or Events()
         self.provider = provider or CognitoProvider(config)
-        self.coordinator: RefreshCoordinator = coordinator or LocalCoordinator(clock=self.clock)
-        self.jwks = JwksSource(config.jwks_url, clock=self.clock, timeout=config.timeout)
+        #: Without one passed in, ``SSRAUTH_COORDINATOR`` names it (``LocalCoordinator`` if unset).
+        self.coordinator: RefreshCoordinator = coordinator or coordinator_from_env(
+            clock=self.clock, events=self.events)
+        self.jwks = JwksSource(config.jwks_url, clock=self.clock, timeout=config.timeout,
+                               on_fetched=self._fetched)
         self.keys = AmplifyKeys(config.client_id)
         self.rules = SessionRules(
             keys=self.keys,
@@ -283,7 +287,7 @@ class SessionManager:
     def _do(self, step: _Step) -> Any:
         match step:
             case _FetchJwks():
-                return self._fetched(self.jwks.fetch())
+                return self.jwks.fetch()
             case _Refresh(refresh_token, username):
 
                 def call() -> TokenSet:
@@ -291,7 +295,7 @@ class SessionManager:
                     with self._counting_rejection():
                         return self.provider.refresh(refresh_token, username)
 
-                return self.coordinator.refresh(token_digest(refresh_token), call)
+                return self.coordinator.refresh(refresh_token, call)
             case _SignIn(username, password):
                 return self.provider.sign_in(username, password)
             case _SignOut(refresh_token):
@@ -303,7 +307,7 @@ class SessionManager:
     async def _ado(self, step: _Step) -> Any:
         match step:
             case _FetchJwks():
-                return self._fetched(await self.jwks.afetch())
+                return await self.jwks.afetch()
             case _Refresh(refresh_token, username):
 
                 async def acall() -> TokenSet:
@@ -311,7 +315,7 @@ class SessionManager:
                     with self._counting_rejection():
                         return await self.provider.arefresh(refresh_token, username)
 
-                return await self.coordinator.arefresh(token_digest(refresh_token), acall)
+                return await self.coordinator.arefresh(refresh_token, acall)
             case _SignIn(username, password):
                 return await self.provider.asign_in(username, password)
             case _SignOut(refresh_token):
@@ -330,9 +334,8 @@ class SessionManager:
             self.events.emit(Event.REFRESH_REJECTED, reason=str(error))
             raise
 
-    def _fetched(self, jwks: JwkSet) -> JwkSet:
+    def _fetched(self, jwks: JwkSet) -> None:
         self.events.emit(Event.JWKS_FETCHED, keys=len(jwks.keys))
-        return jwks
 
 
 _SOURCE_EVENTS = {

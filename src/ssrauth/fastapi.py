@@ -12,6 +12,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 
 from ._manager import RequestAuth
+from ._respond import refusal
 from ._session import Session
 from .starlette import get_auth
 
@@ -28,17 +29,13 @@ def current_session(request: Request) -> Session | None:
 
 def require_user(request: Request) -> Session:
     auth = get_auth(request)
-    if auth.session is not None:
-        return auth.session
-    if auth.unavailable is not None:
-        # The user may well be signed in; we could not ask. Not a 401: that would send the
+    refused = refusal(auth)
+    if refused is not None:
+        # 503 when the user may well be signed in but we could not ask: a 401 would send the
         # browser to a sign-in page for an outage.
-        raise HTTPException(
-            status_code=503,
-            detail="authentication provider unavailable, retry shortly",
-            headers={"Retry-After": str(auth.unavailable.retry_after)},
-        )
-    raise HTTPException(status_code=401, detail="sign-in required")
+        raise HTTPException(refused.status, detail=refused.detail, headers=refused.headers)
+    assert auth.session is not None
+    return auth.session
 
 
 Auth = Annotated[RequestAuth, Depends(request_auth)]

@@ -8,13 +8,13 @@ so ``request.user.is_authenticated`` and ``@requires("authenticated")`` work as 
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from starlette.authentication import AuthCredentials, BaseUser, UnauthenticatedUser
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ._manager import RequestAuth, SessionManager
+from ._respond import merged_headers, nothing_to_add
 from ._session import Session
 
 __all__ = ["SessionUser", "SsrAuthMiddleware", "get_auth"]
@@ -105,15 +105,10 @@ def _attach(scope: Scope, auth: RequestAuth) -> None:
 
 
 def _add_cookie_headers(message: Message, auth: RequestAuth) -> None:
-    outcome = auth.outcome
-    if not outcome.plan and outcome.tokens is None:
-        return  # nearly every response: nothing to write, so leave the app's headers alone
-    headers: list[Any] = list(message.get("headers", []))
-    app_cookies = [v.decode("latin-1") for k, v in headers if k.lower() == b"set-cookie"]
-    added = auth.response_headers(app_cookies)
-    if not added:
+    if nothing_to_add(auth):
         return
-    replaced = {name.lower().encode("latin-1") for name, _ in added} - {b"set-cookie"}
-    headers = [(k, v) for k, v in headers if k.lower() not in replaced]
-    headers.extend((n.lower().encode("latin-1"), v.encode("latin-1")) for n, v in added)
-    message["headers"] = headers
+    headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in message.get("headers", [])]
+    merged = merged_headers(auth, headers)
+    if merged is not None:
+        message["headers"] = [(k.lower().encode("latin-1"), v.encode("latin-1"))
+                              for k, v in merged]

@@ -9,6 +9,7 @@ that holds refresh calls on their way to moto until the test lets them go (:clas
 from __future__ import annotations
 
 import asyncio
+import functools
 import http.cookiejar
 import json
 import threading
@@ -18,7 +19,9 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from wsgiref.types import WSGIApplication
 
+import anyio.to_thread
 import httpx
 import pytest
 from fastapi import FastAPI, Form
@@ -28,8 +31,9 @@ from starlette.authentication import requires
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.routing import Route, WebSocketRoute
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
+from werkzeug.serving import make_server
 
 from ssrauth import (
     CognitoConfig,
@@ -38,6 +42,7 @@ from ssrauth import (
     ManualClock,
     ProviderRejected,
     ProviderUnavailable,
+    RequestAuth,
     SessionManager,
 )
 from ssrauth.emulator import CognitoEmulator
@@ -128,6 +133,36 @@ def writes_auth_cookie(lines: list[str], client_id: str) -> bool:
     """Whether any line sets (not deletes) one of our client's cookies."""
     return any(line.startswith(f"{PREFIX}.{client_id}.") and "Max-Age=0" not in line
                for line in lines)
+
+
+def assert_one_session(jar: BrowserJar, client_id: str, username: str) -> None:
+    """The jar holds ``username``'s session and nothing else of ours, each cookie once, at
+    Path=/, host-only."""
+    names = session_names(client_id, username)
+    assert sorted(c.name for c in auth_cookies(jar, client_id)) == sorted(names)
+    assert_canonical(jar, names)
+
+
+def assert_served_through_an_outage(api: httpx.Response, page: httpx.Response) -> None:
+    """The user may well be signed in; we could not ask: 503 + Retry-After where a user is
+    required (not a 401 that sends them to sign-in), a page served as anonymous, no cookie
+    touched."""
+    assert api.status_code == 503
+    assert int(api.headers["retry-after"]) > 0
+    assert page.status_code == 200
+    assert page.json()["user"] is None
+    for response in (api, page):
+        assert "set-cookie" not in response.headers
+
+
+async def assert_anonymous_not_an_error(browser: _JarClient, header: str | bytes) -> None:
+    """A request with this Cookie header is served as anonymous: 401 where a user is required,
+    the page otherwise; never a 500."""
+    me = await browser.get("/api/me", cookie_header=header)
+    page = await browser.get("/", cookie_header=header)
+    assert me.status_code == 401
+    assert page.status_code == 200
+    assert page.json()["user"] is None
 
 
 async def wait_until(predicate: Callable[[], bool], what: str, timeout: float = WAIT) -> None:
@@ -233,33 +268,39 @@ def build_starlette_app(manager: SessionManager) -> Starlette:
     )
 
 
-class Browser:
-    """One browser profile: a cookie jar with Chromium's identity rules in front of an ASGI app.
+#: What a test browser sends: its jar's header (None), a snapshot, or several Cookie headers.
+CookieHeader = str | bytes | list[str] | None
 
-    Every response's Set-Cookie lines are applied at the request path, in order, as a browser
-    does. ``cookie_header=`` sends a snapshot instead of the jar's current cookies: a request that
-    left a tab before an earlier response's Set-Cookie arrived.
-    """
 
-    def __init__(self, app: ASGIApp, host: str = HOST) -> None:
-        self.app = app
+class _JarClient:
+    """What every test browser shares: the jar is the only cookie store; a request sends what the
+    jar sends for its path (or a given snapshot), and a response's Set-Cookie lines are applied
+    at the request path, in order, as a browser does."""
+
+    def __init__(self, host: str) -> None:
         self.jar = BrowserJar(host)
-        # httpx's own cookie store must stay out of the way: the jar is the only cookie store.
-        refuse_all = http.cookiejar.DefaultCookiePolicy(allowed_domains=[])
-        no_cookies = http.cookiejar.CookieJar(refuse_all)
-        self.client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                        base_url=f"https://{host}", cookies=no_cookies)
+
+    @staticmethod
+    def _no_cookies() -> http.cookiejar.CookieJar:
+        """httpx's own cookie store must stay out of the way."""
+        return http.cookiejar.CookieJar(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
 
     def cookie_header(self, path: str = "/") -> str:
         return self.jar.cookie_header(path)
 
-    async def request(self, method: str, path: str, *, cookie_header: str | bytes | None = None,
-                      **kwargs: Any) -> httpx.Response:
+    def _outgoing(self, path: str, cookie_header: CookieHeader) -> list[tuple[str, str | bytes]]:
+        """The Cookie header(s) to send; a list sends several (HTTP/2 and 3 may split one)."""
         header = self.jar.cookie_header(path) if cookie_header is None else cookie_header
-        headers = {"cookie": header} if header else {}
-        response = await self.client.request(method, path, headers=headers, **kwargs)
-        self.jar.apply(set_cookies(response), request_path=path)
+        if isinstance(header, list):
+            return [("cookie", part) for part in header]
+        return [("cookie", header)] if header else []
+
+    def _received(self, response: httpx.Response, path: str) -> httpx.Response:
+        self.jar.apply(set_cookies(response), request_path=path.partition("?")[0])
         return response
+
+    async def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        raise NotImplementedError
 
     async def get(self, path: str, **kwargs: Any) -> httpx.Response:
         return await self.request("GET", path, **kwargs)
@@ -273,6 +314,118 @@ class Browser:
         return response
 
 
+class Browser(_JarClient):
+    """One browser profile: a cookie jar with Chromium's identity rules in front of an ASGI app.
+
+    Every response's Set-Cookie lines are applied at the request path, in order, as a browser
+    does. ``cookie_header=`` sends a snapshot instead of the jar's current cookies: a request that
+    left a tab before an earlier response's Set-Cookie arrived.
+    """
+
+    def __init__(self, app: ASGIApp, host: str = HOST) -> None:
+        super().__init__(host)
+        self.app = app
+        self.client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                        base_url=f"https://{host}", cookies=self._no_cookies())
+
+    async def request(self, method: str, path: str, *, cookie_header: CookieHeader = None,
+                      **kwargs: Any) -> httpx.Response:
+        headers = self._outgoing(path, cookie_header)
+        response = await self.client.request(method, path, headers=headers, **kwargs)
+        return self._received(response, path)
+
+
+class WsgiServer:
+    """A WSGI app under werkzeug's threaded server on a free loopback port (one thread per
+    request), until :meth:`close`."""
+
+    def __init__(self, app: WSGIApplication) -> None:
+        self._server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.url = f"http://127.0.0.1:{self._server.server_port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
+                                        daemon=True, name="wsgi-app")
+        self._thread.start()
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(WAIT)
+
+
+class WsgiBrowser(_JarClient):
+    """The same browser in front of a WSGI app served by :class:`WsgiServer`: real HTTP, one
+    server thread per request. Its methods are awaitable like :class:`Browser`'s and run each
+    request in a worker thread, so ``asyncio.gather`` of twenty requests runs the WSGI app in
+    twenty threads at once. The jar is shared by those threads (under a lock)."""
+
+    def __init__(self, app: WSGIApplication, host: str = HOST) -> None:
+        super().__init__(host)
+        self.app = app
+        self._lock = threading.Lock()
+        self.server = WsgiServer(app)
+        self.client = httpx.Client(base_url=self.server.url, headers={"host": host},
+                                   cookies=self._no_cookies(), timeout=WAIT)
+
+    def close(self) -> None:
+        self.client.close()
+        self.server.close()
+
+    def request_blocking(self, method: str, path: str, *,
+                         cookie_header: CookieHeader = None, **kwargs: Any
+                         ) -> httpx.Response:
+        with self._lock:
+            headers = self._outgoing(path, cookie_header)
+        response = self.client.request(method, path, headers=headers, **kwargs)
+        with self._lock:
+            return self._received(response, path)
+
+    async def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        call = functools.partial(self.request_blocking, method, path, **kwargs)
+        return await anyio.to_thread.run_sync(call)
+
+
+def sign_in_elsewhere(jar: BrowserJar, manager: SessionManager, username: str) -> None:
+    """Sign in as Amplify JS in the page would: the cookies arrive from outside the app."""
+    auth = manager.load("", "/", jar.host)
+    auth.sign_in(username, PASSWORD)
+    jar.apply(auth.set_cookie_headers(), request_path="/")
+
+
+def seed_bug_jar(jar: BrowserJar, manager: SessionManager, clock: ManualClock,
+                 under: str = "") -> dict[str, str]:
+    """The jar of the Amplify/Next.js duplicate bug: an older session's copies of every auth
+    cookie under ``/orders`` (a Set-Cookie without Path= on ``/orders/…``), a Domain= copy of the
+    access token from a deployment that set a Domain, and the current sign-in's copies at ``/``.
+    ``under`` mounts the site below a prefix. Returns the current sign-in's cookie values."""
+    cid = manager.config.client_id
+    earlier = BrowserJar(jar.host)
+    sign_in_elsewhere(earlier, manager, "alice")
+    clock.advance(60)
+    sign_in_elsewhere(jar, manager, "alice")
+    newest = {c.name: c.value for c in auth_cookies(jar, cid)}
+    older = {c.name: c.value for c in auth_cookies(earlier, cid)}
+    for name, value in older.items():
+        jar.seed(name, value, path=f"{under}/orders")
+    access = cookie_name(cid, "alice", "accessToken")
+    jar.seed(access, older[access], domain=jar.host)
+    assert len(jar.copies(access)) == 3
+    return newest
+
+
+def seed_foreign_cookies(jar: BrowserJar, client_id: str) -> list[tuple[str, str, str, bool, str]]:
+    """Put other apps' cookies (and another client id's) in the jar, at several paths; returns
+    them as :func:`jar_state` shows them, to compare with :func:`foreign_state` later."""
+    for name, value, path in (("theme", "dark", "/"), ("theme", "light", "/orders"),
+                              ("_ga", "GA1.1.5.6", "/"),
+                              (f"{PREFIX}.{client_id}x.LastAuthUser", "carol", "/")):
+        jar.seed(name, value, path=path)
+    return foreign_state(jar, client_id)
+
+
+def foreign_state(jar: BrowserJar, client_id: str) -> list[tuple[str, str, str, bool, str]]:
+    return [c for c in jar_state(jar) if not c[0].startswith(f"{PREFIX}.{client_id}.")]
+
+
 @pytest.fixture
 def app(manager: SessionManager) -> FastAPI:
     return build_app(manager)
@@ -281,6 +434,41 @@ def app(manager: SessionManager) -> FastAPI:
 @pytest.fixture
 def browser(app: FastAPI) -> Browser:
     return Browser(app)
+
+
+class Arrivals:
+    """Counts requests that reached the application, from the event loop and from threads."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.count = 0
+
+    def add(self) -> None:
+        with self._lock:
+            self.count += 1
+
+    def wrap(self, app: ASGIApp) -> ASGIApp:
+        async def counted(scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["type"] == "http":
+                self.add()
+            await app(scope, receive, send)
+
+        return counted
+
+    def watch(self, manager: SessionManager) -> SessionManager:
+        """Count the requests that reach ``manager`` (either face), from any adapter."""
+        load, aload = manager.load, manager.aload
+
+        def counted_load(*parts: str) -> RequestAuth:
+            self.add()
+            return load(*parts)
+
+        async def counted_aload(*parts: str) -> RequestAuth:
+            self.add()
+            return await aload(*parts)
+
+        manager.load, manager.aload = counted_load, counted_aload  # type: ignore[method-assign]
+        return manager
 
 
 # -- holding a refresh in flight ------------------------------------------------------------------

@@ -4,17 +4,16 @@ for a tab that missed the Set-Cookie, a shared rejection, and sign-out racing a 
 from __future__ import annotations
 
 import asyncio
-import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ssrauth import Event, ManualClock, SessionManager
 from ssrauth.emulator import CognitoEmulator
 from tests.conftest import HOST
 
 from .conftest import (
+    Arrivals,
     Browser,
     Pause,
     RefreshGate,
@@ -30,26 +29,6 @@ from .conftest import (
 )
 
 pytestmark = pytest.mark.anyio
-
-
-class Arrivals:
-    """Counts requests that reached the application, from the event loop and from threads."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.count = 0
-
-    def add(self) -> None:
-        with self._lock:
-            self.count += 1
-
-    def wrap(self, app: ASGIApp) -> ASGIApp:
-        async def counted(scope: Scope, receive: Receive, send: Send) -> None:
-            if scope["type"] == "http":
-                self.add()
-            await app(scope, receive, send)
-
-        return counted
 
 
 async def test_fifty_tasks_and_eight_threads_make_one_refresh(

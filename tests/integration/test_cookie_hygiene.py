@@ -18,31 +18,13 @@ from .conftest import (
     build_app,
     cookie_name,
     last_auth_user,
+    seed_bug_jar,
     session_names,
     set_cookies,
     value_of,
 )
 
 pytestmark = pytest.mark.anyio
-
-
-async def seed_bug_jar(browser: Browser, cid: str, clock: ManualClock) -> dict[str, str]:
-    """The jar of the Amplify/Next.js duplicate bug: an older session's copies of every auth
-    cookie under ``/orders`` (a Set-Cookie without Path= on ``/orders/…``), a Domain= copy of the
-    access token from a deployment that set a Domain, and the current sign-in's copies at ``/``.
-    Returns the current sign-in's cookie values."""
-    earlier = Browser(browser.app)
-    await earlier.sign_in("alice")
-    clock.advance(60)
-    await browser.sign_in("alice")
-    newest = {c.name: c.value for c in auth_cookies(browser.jar, cid)}
-    older = {c.name: c.value for c in auth_cookies(earlier.jar, cid)}
-    for name, value in older.items():
-        browser.jar.seed(name, value, path="/orders")
-    access = cookie_name(cid, "alice", "accessToken")
-    browser.jar.seed(access, older[access], domain=HOST)
-    assert len(browser.jar.copies(access)) == 3
-    return newest
 
 
 @pytest.mark.parametrize("expired", [False, True], ids=["tidy", "refresh"])
@@ -54,7 +36,7 @@ async def test_seed_bug_duplicates_end_as_one_canonical_copy(
     expired: bool,
 ) -> None:
     cid = emulator.client_id
-    newest = await seed_bug_jar(browser, cid, clock)
+    newest = seed_bug_jar(browser.jar, manager, clock)
     access = cookie_name(cid, "alice", "accessToken")
     if expired:
         clock.advance(3600)
@@ -82,10 +64,11 @@ async def test_seed_bug_duplicates_end_as_one_canonical_copy(
 
 @pytest.mark.parametrize("field", ["idToken", "refreshToken"])
 async def test_seed_bug_keeps_the_winning_sessions_companions(
-    browser: Browser, emulator: CognitoEmulator, clock: ManualClock, field: str
+    browser: Browser, emulator: CognitoEmulator, manager: SessionManager, clock: ManualClock,
+    field: str,
 ) -> None:
     cid = emulator.client_id
-    newest = await seed_bug_jar(browser, cid, clock)
+    newest = seed_bug_jar(browser.jar, manager, clock)
 
     response = await browser.get("/orders/42")
 

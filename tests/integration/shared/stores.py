@@ -1,0 +1,70 @@
+"""The shared stores the tests run against: a SQLite file in the test's temporary folder, and the
+Redis on 127.0.0.1:6379 under a key prefix of the test's own (deleted afterwards).
+
+Redis is never skipped: if it does not answer, the test fails and says how to start it.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+import redis
+
+from ssrauth import Clock, RedisCoordinator, SqliteCoordinator
+from ssrauth._shared import SharedCoordinator
+
+REDIS_URL = os.environ.get("SSRAUTH_TEST_REDIS", "redis://127.0.0.1:6379/0")
+STORES = ("sqlite", "redis")
+
+
+@dataclass(frozen=True)
+class StoreSpec:
+    """Where one test's shared store lives; picklable, so worker processes build the same."""
+
+    kind: str
+    location: str  # the SQLite file, or the Redis URL
+    prefix: str = ""
+    options: tuple[tuple[str, Any], ...] = ()  # coordinator options (hashable, picklable)
+
+    def coordinator(self, clock: Clock, **options: Any) -> SharedCoordinator:
+        options = {**dict(self.options), **options}
+        if self.kind == "sqlite":
+            return SqliteCoordinator(self.location, clock=clock, **options)
+        return RedisCoordinator(self.location, clock=clock, prefix=self.prefix, **options)
+
+    def with_options(self, **options: Any) -> StoreSpec:
+        merged = {**dict(self.options), **options}
+        return StoreSpec(self.kind, self.location, self.prefix, tuple(sorted(merged.items())))
+
+
+def redis_client() -> redis.Redis:
+    client = redis.Redis.from_url(REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
+    try:
+        client.ping()
+    except redis.RedisError as error:
+        pytest.fail(f"Redis is not reachable at {REDIS_URL} ({error}); start it with "
+                    "`redis-server --daemonize yes --port 6379` (.ci/run does)")
+    return client
+
+
+def raw_entries(spec: StoreSpec) -> list[bytes]:
+    """Every byte the store holds for this test (keys and values), for scanning."""
+    if spec.kind == "sqlite":
+        import sqlite3
+
+        with sqlite3.connect(spec.location) as db:
+            rows = db.execute("SELECT * FROM ssrauth_marks").fetchall()
+        return [v if isinstance(v, bytes) else str(v).encode() for row in rows for v in row]
+    client = redis_client()
+    found: list[bytes] = []
+    for key in client.scan_iter(match=spec.prefix + "*"):
+        found.append(key)
+        if client.type(key) == b"hash":
+            for name, value in client.hgetall(key).items():
+                found += [name, value]
+        else:
+            found.append(client.get(key) or b"")
+    return found

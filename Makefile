@@ -45,6 +45,7 @@ test: lint $(CHROMIUM) $(AMPLIFY)/dist/amplify-page.js
 
 bench: $(VENV)/.test-installed
 	$(BIN)/python -m bench
+	$(BIN)/python -m bench.coordinators
 
 # The pictures in docs/ are taken by the browser tests in Chromium; this retakes them.
 screenshots: $(VENV)/.test-installed

@@ -37,8 +37,15 @@ $(AMPLIFY)/dist/amplify-page.js: $(AMPLIFY)/package.json $(AMPLIFY)/package-lock
 	command -v npm >/dev/null || .ci/apt-install nodejs npm
 	cd $(AMPLIFY) && npm ci --no-audit --no-fund && npm run --silent build
 
+# The OpenID Connect provider the OIDC integration tests run on loopback (tests/oidc:
+# oidc-provider under Node.js; the tests also run `npm ci` themselves when it is missing).
+OIDC_IDP := tests/oidc
+$(OIDC_IDP)/node_modules/.package-lock.json: $(OIDC_IDP)/package.json $(OIDC_IDP)/package-lock.json
+	command -v npm >/dev/null || .ci/apt-install nodejs npm
+	cd $(OIDC_IDP) && npm ci --no-audit --no-fund
+
 # pytest exits 5 when it collected no test: an empty suite is a defect, so say so and fail.
-test: lint $(CHROMIUM) $(AMPLIFY)/dist/amplify-page.js
+test: lint $(CHROMIUM) $(AMPLIFY)/dist/amplify-page.js $(OIDC_IDP)/node_modules/.package-lock.json
 	@$(BIN)/pytest; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; \
 	exit $$status
@@ -53,4 +60,4 @@ screenshots: $(VENV)/.test-installed
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis \
-		$(AMPLIFY)/node_modules $(AMPLIFY)/dist
+		$(AMPLIFY)/node_modules $(AMPLIFY)/dist $(OIDC_IDP)/node_modules

@@ -1,4 +1,5 @@
-"""ssrauth: Amplify-compatible Cognito sessions in cookies for server-rendered Python apps.
+"""ssrauth: Amplify-compatible Cognito (and any OpenID Connect provider) sessions in cookies
+for server-rendered Python apps.
 
 Refreshes once however many requests arrive together, and never leaves a duplicate, stale or
 zombie auth cookie behind. Import everything from here; framework adapters live in
@@ -31,8 +32,11 @@ from ._errors import (
 from ._events import Event, Events
 from ._keys import AmplifyKeys
 from ._manager import RequestAuth, SessionManager
+from ._oidc import OidcProvider
+from ._oidc_config import OidcConfig
 from ._session import Session
 from ._shared import SharedCoordinator
+from ._signin_state import SignInError
 from ._sqlite import SqliteCoordinator
 from ._tokens import TokenSet, VerifiedToken
 
@@ -47,6 +51,8 @@ __all__ = [
     "Events",
     "LocalCoordinator",
     "ManualClock",
+    "OidcConfig",
+    "OidcProvider",
     "ProviderError",
     "ProviderRejected",
     "ProviderUnavailable",
@@ -61,6 +67,7 @@ __all__ = [
     "SetCookie",
     "SharedCoordinator",
     "SignInChallenge",
+    "SignInError",
     "SignInResult",
     "SqliteCoordinator",
     "SsrAuthError",

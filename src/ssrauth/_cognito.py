@@ -8,13 +8,11 @@ by a blocking and an async face.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import hmac
 import json
 import logging
-import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +21,7 @@ import httpx
 from ._config import CognitoConfig
 from ._drive import Steps, adrive, drive
 from ._errors import ProviderError, ProviderRejected, ProviderUnavailable, SignInChallenge
+from ._http import HttpClients
 from ._tokens import TokenSet
 
 __all__ = ["CognitoProvider", "SignInResult"]
@@ -88,12 +87,7 @@ class CognitoProvider:
         async_client: httpx.AsyncClient | None = None,
     ) -> None:
         self.config = config
-        self._client = client
-        self._async_client = async_client
-        # httpx.AsyncClient pools are tied to an event loop; keep one per loop we are called on.
-        self._loop_clients: weakref.WeakKeyDictionary[
-            asyncio.AbstractEventLoop, httpx.AsyncClient
-        ] = weakref.WeakKeyDictionary()
+        self._http = HttpClients(config.timeout, client, async_client)
         #: None until the endpoint told us whether it has GetTokensFromRefreshToken.
         self.supports_token_rotation_api: bool | None = None
         #: None until the endpoint told us whether it has RevokeToken.
@@ -241,29 +235,19 @@ class CognitoProvider:
 
     def _send(self, call: _Call) -> dict[str, Any]:
         url, headers, content = self._request(call)
-        if self._client is None:
-            self._client = httpx.Client(timeout=self.config.timeout)
         try:
-            response = self._client.post(url, headers=headers, content=content)
+            response = self._http.sync().post(url, headers=headers, content=content)
         except httpx.HTTPError as error:
             raise _transport_error(call, error) from None
         return _classify(call, response)
 
     async def _asend(self, call: _Call) -> dict[str, Any]:
         url, headers, content = self._request(call)
-        client = self._async_client or self._loop_client()
         try:
-            response = await client.post(url, headers=headers, content=content)
+            response = await self._http.async_().post(url, headers=headers, content=content)
         except httpx.HTTPError as error:
             raise _transport_error(call, error) from None
         return _classify(call, response)
-
-    def _loop_client(self) -> httpx.AsyncClient:
-        loop = asyncio.get_running_loop()
-        client = self._loop_clients.get(loop)
-        if client is None:
-            client = self._loop_clients[loop] = httpx.AsyncClient(timeout=self.config.timeout)
-        return client
 
 
 def _transport_error(call: _Call, error: httpx.HTTPError) -> ProviderUnavailable:

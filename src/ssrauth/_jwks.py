@@ -5,8 +5,8 @@ once a minute. The I/O edge that feeds :class:`~ssrauth._tokens.JwkSet` to the p
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
 
 import httpx
 
@@ -15,24 +15,35 @@ from ._errors import ProviderUnavailable
 from ._singleflight import SingleFlight
 from ._tokens import JwkSet
 
-__all__ = ["JwksSource"]
+__all__ = ["JwksLocator", "JwksSource"]
 
 #: Keys rotate rarely; an unknown ``kid`` is far more often a forged or foreign token than a
 #: rotation, so an attacker must not be able to make every request fetch the JWKS.
 DEFAULT_REFETCH_INTERVAL = 60.0
 
 
+class JwksLocator(Protocol):
+    """Where the keys are, when that takes I/O to learn (OIDC discovery's ``jwks_uri``)."""
+
+    def jwks_uri(self) -> str: ...
+
+    def ajwks_uri(self) -> Awaitable[str]: ...
+
+
 class JwksSource:
     def __init__(
         self,
-        url: str,
+        url: str | JwksLocator,
         *,
         clock: Clock,
         timeout: float = 5.0,
         refetch_interval: float = DEFAULT_REFETCH_INTERVAL,
         on_fetched: Callable[[JwkSet], None] | None = None,
+        accepted: tuple[str, ...] = ("RS256",),
     ) -> None:
         self.url = url
+        #: Signature algorithms whose keys are kept (see ``JwkSet.from_json``).
+        self.accepted = accepted
         #: Called once per fetch that got keys (not once per request that waited for it).
         self._on_fetched = on_fetched
         self.current = JwkSet()
@@ -72,8 +83,11 @@ class JwksSource:
     def _fetch_now(self) -> JwkSet:
         self._mark_attempt()
         try:
+            url = self.url if isinstance(self.url, str) else self.url.jwks_uri()
             with httpx.Client(timeout=self._timeout) as client:
-                return self._accept(client.get(self.url))
+                return self._accept(client.get(url))
+        except ProviderUnavailable as error:
+            raise self._failed(error) from None
         except httpx.HTTPError as error:
             raise self._transport_failure(error) from None
         finally:
@@ -82,8 +96,11 @@ class JwksSource:
     async def _afetch_now(self) -> JwkSet:
         self._mark_attempt()
         try:
+            url = self.url if isinstance(self.url, str) else await self.url.ajwks_uri()
             async with httpx.AsyncClient(timeout=self._timeout) as client:
-                return self._accept(await client.get(self.url))
+                return self._accept(await client.get(url))
+        except ProviderUnavailable as error:
+            raise self._failed(error) from None
         except httpx.HTTPError as error:
             raise self._transport_failure(error) from None
         finally:
@@ -103,11 +120,12 @@ class JwksSource:
             raise self._failed(ProviderUnavailable(message))
         try:
             document: Any = response.json()
-            keys = JwkSet.from_json(document)
+            keys = JwkSet.from_json(document, self.accepted)
         except ValueError as error:
             raise self._failed(ProviderUnavailable(f"JWKS document unusable: {error}")) from None
         if not keys.keys:
-            raise self._failed(ProviderUnavailable("JWKS document has no RS256 signing key"))
+            accepted = "/".join(self.accepted)
+            raise self._failed(ProviderUnavailable(f"JWKS document has no {accepted} signing key"))
         self.current = keys
         self.last_failure = None
         if self._on_fetched is not None:

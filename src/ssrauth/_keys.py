@@ -2,6 +2,8 @@
 
 Names follow Amplify's TokenStore (``CognitoIdentityServiceProvider.<clientId>.LastAuthUser`` and
 ``CognitoIdentityServiceProvider.<clientId>.<username>.<field>``), percent-encoded by js-cookie.
+Other providers reuse the same family shape under another prefix (``ssrauth.<clientId>.…``), so
+every rule about copies, paths and stale users applies to them unchanged.
 Pure; see docs/amplify-compat.md for the sources.
 """
 
@@ -15,8 +17,10 @@ from ._memo import Memo
 
 __all__ = [
     "DEVICE_FIELDS",
+    "EXPIRES_AT",
     "KNOWN_FIELDS",
     "LAST_AUTH_USER",
+    "OIDC_SESSION_FIELDS",
     "PREFIX",
     "SESSION_FIELDS",
     "AmplifyKeys",
@@ -35,6 +39,10 @@ SESSION_FIELDS: tuple[str, ...] = (
     "signInDetails",
     "oauthMetadata",
 )
+#: An opaque OpenID Connect access token's expiry (issuer time, epoch seconds), recorded from
+#: ``expires_in`` when it was issued: the token itself cannot tell.
+EXPIRES_AT = "expiresAt"
+OIDC_SESSION_FIELDS: tuple[str, ...] = (*SESSION_FIELDS, EXPIRES_AT)
 #: Remembered-device keys. Amplify keeps them across sign-out (``clearDeviceMetadata`` is separate),
 #: so a user is not asked to confirm the device again; we never delete them either.
 DEVICE_FIELDS: tuple[str, ...] = ("deviceKey", "deviceGroupKey", "randomPasswordKey")
@@ -60,14 +68,25 @@ class AmplifyKeys:
     ssrauth never reads, rewrites or deletes them.
     """
 
-    __slots__ = ("_classified", "_names", "client_id", "last_auth_user_name", "prefix")
+    __slots__ = ("_classified", "_names", "client_id", "last_auth_user_name", "prefix",
+                 "session_fields")
 
-    def __init__(self, client_id: str) -> None:
+    def __init__(
+        self,
+        client_id: str,
+        *,
+        prefix: str = PREFIX,
+        session_fields: tuple[str, ...] = SESSION_FIELDS,
+    ) -> None:
         if not client_id or "." in client_id:
             raise ValueError(f"not a Cognito app client id: {client_id!r}")
+        if not prefix or "." in prefix or encode_name(prefix) != prefix:
+            raise ValueError(f"cookie prefix {prefix!r} must be a plain name without dots")
         self.client_id = client_id
-        #: ``CognitoIdentityServiceProvider.<client id>.``: every name of ours starts with it.
-        self.prefix = f"{PREFIX}.{client_id}."
+        #: ``<prefix>.<client id>.``: every name of ours starts with it.
+        self.prefix = f"{prefix}.{client_id}."
+        #: What a sign-out or a rejected refresh deletes (device keys are never among them).
+        self.session_fields = session_fields
         self.last_auth_user_name = encode_name(self.prefix + LAST_AUTH_USER)
         # Every request repeats the same few names; percent-coding them each time would be most
         # of the per-request cost of the whole decision.

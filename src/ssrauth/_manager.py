@@ -8,8 +8,9 @@ run by a blocking face (WSGI, Django, threads) and an async face (ASGI).
 from __future__ import annotations
 
 import contextlib
+import hmac
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,12 +23,16 @@ from ._cookies import COOKIE_SIZE_LIMIT, parse_set_cookie_target, render_set_coo
 from ._coordinator import RefreshCoordinator, Refreshed, RefreshSource
 from ._coordinator_url import coordinator_from_env
 from ._drive import Steps, adrive, drive
-from ._errors import ProviderError, ProviderRejected, ProviderUnavailable
+from ._errors import ConfigError, ProviderError, ProviderRejected, ProviderUnavailable
 from ._events import Event, Events
 from ._jwks import JwksSource
-from ._keys import AmplifyKeys
+from ._keys import OIDC_SESSION_FIELDS, AmplifyKeys
+from ._oidc import OidcProvider
+from ._oidc_config import OidcConfig
 from ._plan import RequestTarget
+from ._rules import CognitoRules, OidcRules, TokenRules
 from ._session import Decision, Outcome, Session, SessionRules, State
+from ._signin_state import SignInError, SignInState, StateCookie, state_cookie
 from ._tokens import InvalidToken, JwkSet, TokenSet, TokenVerifier, token_digest
 
 __all__ = ["RequestAuth", "SessionManager"]
@@ -67,7 +72,18 @@ class _GlobalSignOut:
     access_token: str
 
 
-_Step = _FetchJwks | _Refresh | _SignIn | _SignOut | _GlobalSignOut
+@dataclass(frozen=True, slots=True)
+class _Authorize:
+    state: SignInState
+
+
+@dataclass(frozen=True, slots=True)
+class _Exchange:
+    code: str
+    verifier: str
+
+
+_Step = _FetchJwks | _Refresh | _SignIn | _SignOut | _GlobalSignOut | _Authorize | _Exchange
 
 
 class SessionManager:
@@ -75,9 +91,9 @@ class SessionManager:
 
     def __init__(
         self,
-        config: CognitoConfig,
+        config: CognitoConfig | OidcConfig,
         *,
-        provider: CognitoProvider | None = None,
+        provider: CognitoProvider | OidcProvider | None = None,
         coordinator: RefreshCoordinator | None = None,
         clock: Clock | None = None,
         events: Events | None = None,
@@ -85,19 +101,43 @@ class SessionManager:
         self.config = config
         self.clock: Clock = clock or SystemClock()
         self.events = events or Events()
-        self.provider = provider or CognitoProvider(config)
         #: Without one passed in, ``SSRAUTH_COORDINATOR`` names it (``LocalCoordinator`` if unset).
         self.coordinator: RefreshCoordinator = coordinator or coordinator_from_env(
             clock=self.clock, events=self.events)
-        self.jwks = JwksSource(config.jwks_url, clock=self.clock, timeout=config.timeout,
-                               on_fetched=self._fetched)
-        self.keys = AmplifyKeys(config.client_id)
+        token_rules: TokenRules
+        if isinstance(config, OidcConfig):
+            oidc = provider if isinstance(provider, OidcProvider) else OidcProvider(config)
+            self.provider: CognitoProvider | OidcProvider = oidc
+            token_rules = OidcRules(config.client_id, config.audience)
+            # The same cookie family as Amplify's under our own prefix; the user is the sub.
+            self.keys = AmplifyKeys(config.cookie_client_id, prefix=config.cookie_prefix,
+                                    session_fields=OIDC_SESSION_FIELDS)
+            jwks_url: str | OidcProvider = config.jwks_url or oidc
+            self.state_cookie: StateCookie | None = state_cookie(
+                config.cookie_prefix, config.cookie_policy.secure)
+        else:
+            self.provider = provider if isinstance(provider, CognitoProvider) else (
+                CognitoProvider(config))
+            token_rules = CognitoRules(config.client_id)
+            self.keys = AmplifyKeys(config.client_id)
+            jwks_url = config.jwks_url
+            self.state_cookie = None
+        self.jwks = JwksSource(jwks_url, clock=self.clock, timeout=config.timeout,
+                               on_fetched=self._fetched, accepted=token_rules.algorithms)
         self.rules = SessionRules(
             keys=self.keys,
-            verifier=TokenVerifier(issuer=config.issuer, client_id=config.client_id),
+            verifier=TokenVerifier(issuer=config.issuer, client_id=config.client_id,
+                                   rules=token_rules),
             policy=config.cookie_policy,
             refresh_margin=config.refresh_margin,
         )
+
+    @property
+    def oidc(self) -> OidcProvider:
+        """The OpenID Connect provider; the redirect sign-in flow exists only with one."""
+        if not isinstance(self.provider, OidcProvider):
+            raise ConfigError("the redirect sign-in flow needs an OidcConfig")
+        return self.provider
 
     # -- faces ---------------------------------------------------------------------------------
 
@@ -106,21 +146,21 @@ class SessionManager:
         target = RequestTarget(path or "/", host)
         first = self._first_look(cookie_header, target)
         if first is not None and self._is_settled(first):
-            return RequestAuth(self, first, self.rules.keep(first), None)
+            return RequestAuth(self, first, self.rules.keep(first), None, cookie_header)
         outcome, unavailable, decision = drive(
             self._guarded_load(cookie_header, target, first), self._do
         )
-        return RequestAuth(self, decision, outcome, unavailable)
+        return RequestAuth(self, decision, outcome, unavailable, cookie_header)
 
     async def aload(self, cookie_header: str, path: str, host: str) -> RequestAuth:
         target = RequestTarget(path or "/", host)
         first = self._first_look(cookie_header, target)
         if first is not None and self._is_settled(first):
-            return RequestAuth(self, first, self.rules.keep(first), None)
+            return RequestAuth(self, first, self.rules.keep(first), None, cookie_header)
         outcome, unavailable, decision = await adrive(
             self._guarded_load(cookie_header, target, first), self._ado
         )
-        return RequestAuth(self, decision, outcome, unavailable)
+        return RequestAuth(self, decision, outcome, unavailable, cookie_header)
 
     def _first_look(self, cookie_header: str, target: RequestTarget) -> Decision | None:
         """The decision, made outside the protocol machinery (driving generators costs more
@@ -248,19 +288,60 @@ class SessionManager:
     ) -> Steps[_Step, Outcome]:
         result: SignInResult = yield _SignIn(username, password)
         jwks = yield from self._keys_for(result.tokens)
+        return self._signed_in(auth, result.username, result.tokens, result.sign_in_details,
+                               jwks)
+
+    def _signed_in(
+        self,
+        auth: RequestAuth,
+        username: str,
+        tokens: TokenSet,
+        details: str | None,
+        jwks: JwkSet,
+    ) -> Outcome:
         try:
-            outcome = self.rules.establish(
-                auth.decision, result.username, result.tokens, result.sign_in_details, jwks,
-                self.clock.now(),
-            )
+            outcome = self.rules.establish(auth.decision, username, tokens, details, jwks,
+                                           self.clock.now())
         except InvalidToken as error:
-            # Cognito's own fresh tokens fail our checks: issuer, client id or JWKS URL is
-            # misconfigured. The user did nothing wrong; say so loudly.
-            logger.error("ssrauth: tokens from sign-in do not verify: %s", error.reason)
-            message = f"tokens from sign-in do not verify: {error.reason}"
-            raise ProviderUnavailable(message) from None
-        self.events.emit(Event.SIGNED_IN, username=result.username)
+            raise _unverifiable(error) from None
+        self.events.emit(Event.SIGNED_IN, username=username)
         return outcome
+
+    def _begin_sign_in(self, return_to: str) -> Steps[_Step, tuple[str, SignInState]]:
+        state = SignInState.new(return_to)
+        url: str = yield _Authorize(state)
+        return url, state
+
+    def _complete_sign_in(
+        self, auth: RequestAuth, query: Mapping[str, str]
+    ) -> Steps[_Step, tuple[Outcome, str]]:
+        """The callback: the state must match a sign-in this browser began; the code is
+        exchanged with its PKCE verifier; the id token must verify and carry its nonce."""
+        assert self.state_cookie is not None
+        if "error" in query:
+            raise SignInError(f"the provider answered {query['error']}: "
+                              f"{query.get('error_description', '')}".rstrip(": "))
+        pending = self.state_cookie.pending(auth.cookie_header, query)
+        if pending is None:
+            raise SignInError("no sign-in in progress matches this callback's state")
+        # RFC 9207: a provider that names itself must be ours (mix-up attacks).
+        if query.get("iss", self.config.issuer) != self.config.issuer:
+            raise SignInError("the callback comes from another issuer")
+        code = query.get("code")
+        if not code:
+            raise SignInError("the callback carries no code")
+        tokens: TokenSet = yield _Exchange(code, pending.verifier)
+        jwks = yield from self._keys_for(tokens)
+        try:
+            identity = self.rules.verifier.verify(tokens.id_token or "", "id", jwks)
+        except InvalidToken as error:
+            raise _unverifiable(error) from None
+        nonce = identity.claims.get("nonce")
+        if not isinstance(nonce, str) or not hmac.compare_digest(nonce.encode(),
+                                                                  pending.nonce.encode()):
+            raise SignInError("the id token was not issued for this sign-in (nonce)")
+        sub = str(identity.claims["sub"])
+        return self._signed_in(auth, sub, tokens, None, jwks), pending.return_to
 
     def _sign_out(self, auth: RequestAuth, everywhere: bool) -> Steps[_Step, Outcome]:
         refresh_tokens = list(auth.decision.refresh_tokens)
@@ -303,6 +384,10 @@ class SessionManager:
                 return self.provider.revoke(refresh_token)
             case _GlobalSignOut(access_token):
                 return self.provider.global_sign_out(access_token)
+            case _Authorize(state):
+                return self.oidc.authorization_url(state.state, state.verifier, state.nonce)
+            case _Exchange(code, verifier):
+                return self.oidc.exchange_code(code, verifier)
 
     async def _ado(self, step: _Step) -> Any:
         match step:
@@ -323,6 +408,11 @@ class SessionManager:
                 return await self.provider.arevoke(refresh_token)
             case _GlobalSignOut(access_token):
                 return await self.provider.aglobal_sign_out(access_token)
+            case _Authorize(state):
+                return await self.oidc.aauthorization_url(state.state, state.verifier,
+                                                          state.nonce)
+            case _Exchange(code, verifier):
+                return await self.oidc.aexchange_code(code, verifier)
 
     @contextlib.contextmanager
     def _counting_rejection(self) -> Iterator[None]:
@@ -343,6 +433,13 @@ _SOURCE_EVENTS = {
     RefreshSource.COALESCED: Event.REFRESH_COALESCED,
     RefreshSource.GRACE: Event.REFRESH_REUSED,
 }
+
+
+def _unverifiable(error: InvalidToken) -> ProviderUnavailable:
+    """The provider's own fresh tokens fail our checks: issuer, client id or JWKS URL is
+    misconfigured. The user did nothing wrong; say so loudly."""
+    logger.error("ssrauth: tokens from sign-in do not verify: %s", error.reason)
+    return ProviderUnavailable(f"tokens from sign-in do not verify: {error.reason}")
 
 
 def _kids(tokens: TokenSet) -> frozenset[str]:
@@ -366,7 +463,8 @@ class RequestAuth:
     adapter turns the final outcome into Set-Cookie lines with :meth:`set_cookie_headers`.
     """
 
-    __slots__ = ("_fresh_sign_in", "decision", "manager", "outcome", "unavailable")
+    __slots__ = ("_fresh_sign_in", "cookie_header", "decision", "extra_set_cookies", "manager",
+                 "outcome", "unavailable")
 
     def __init__(
         self,
@@ -374,10 +472,15 @@ class RequestAuth:
         decision: Decision,
         outcome: Outcome,
         unavailable: ProviderUnavailable | None,
+        cookie_header: str = "",
     ) -> None:
         self.manager = manager
         self.decision = decision
         self.outcome = outcome
+        #: The request's Cookie header, for the sign-in state cookie of the redirect flow.
+        self.cookie_header = cookie_header
+        #: Set-Cookie lines outside the session family (the sign-in state cookie).
+        self.extra_set_cookies: list[str] = []
         #: Set when the provider could not be reached for a needed refresh: the request is
         #: served as anonymous (or with a still-valid token) and no cookie was deleted.
         self.unavailable = unavailable
@@ -405,19 +508,72 @@ class RequestAuth:
         return self._adopt(await adrive(self.manager._sign_in(self, username, password),
                                         self.manager._ado))
 
-    def sign_out(self, *, everywhere: bool = False) -> None:
+    def begin_sign_in(self, return_to: str = "/") -> str:
+        """OpenID Connect: the provider's authorization URL to redirect the browser to.
+
+        The response carries the sign-in state cookie (state, PKCE verifier, nonce and
+        ``return_to``, which must be a path on this site or becomes ``/``).
+        """
+        return self._begun(*drive(self.manager._begin_sign_in(return_to), self.manager._do))
+
+    async def abegin_sign_in(self, return_to: str = "/") -> str:
+        return self._begun(*await adrive(self.manager._begin_sign_in(return_to),
+                                         self.manager._ado))
+
+    def complete_sign_in(self, query_params: Mapping[str, str]) -> str:
+        """OpenID Connect callback: establish the session; answers the ``return_to`` path.
+
+        Raises ``SignInError`` (no matching sign-in state, the provider's ``error``, a nonce
+        that is not ours), ``ProviderRejected`` (a code that is used, expired or forged) or
+        ``ProviderUnavailable``. The state cookie is deleted either way: a callback is
+        answered once.
+        """
+        self.extra_set_cookies = [self._state_cookie().delete()]
+        outcome, return_to = drive(self.manager._complete_sign_in(self, query_params),
+                                   self.manager._do)
+        self._adopt(outcome)
+        return return_to
+
+    async def acomplete_sign_in(self, query_params: Mapping[str, str]) -> str:
+        self.extra_set_cookies = [self._state_cookie().delete()]
+        outcome, return_to = await adrive(self.manager._complete_sign_in(self, query_params),
+                                          self.manager._ado)
+        self._adopt(outcome)
+        return return_to
+
+    def _state_cookie(self) -> StateCookie:
+        if self.manager.state_cookie is None:
+            raise ConfigError("the redirect sign-in flow needs an OidcConfig")
+        return self.manager.state_cookie
+
+    def _begun(self, url: str, state: SignInState) -> str:
+        self.extra_set_cookies = [self._state_cookie().write(state)]
+        return url
+
+    def sign_out(self, *, everywhere: bool = False) -> str | None:
         """Revoke the refresh token, tombstone it, delete every auth cookie variant.
 
         ``everywhere=True`` also signs the user out on every device (Cognito GlobalSignOut).
+        Answers the OpenID Connect provider's logout URL (``end_session_endpoint``) to send
+        the browser to, if it has one; None otherwise (and always for Cognito).
         """
+        session = self.session
         self.outcome = drive(self.manager._sign_out(self, everywhere), self.manager._do)
-        self.unavailable = None
-        self._fresh_sign_in = False
+        return self._signed_out(session)
 
-    async def asign_out(self, *, everywhere: bool = False) -> None:
+    async def asign_out(self, *, everywhere: bool = False) -> str | None:
+        session = self.session
         self.outcome = await adrive(self.manager._sign_out(self, everywhere), self.manager._ado)
+        return self._signed_out(session)
+
+    def _signed_out(self, session: Session | None) -> str | None:
         self.unavailable = None
         self._fresh_sign_in = False
+        provider = self.manager.provider
+        if not isinstance(provider, OidcProvider):
+            return None
+        id_token = session.id_token if session is not None else None
+        return provider.end_session_url(id_token.raw if id_token is not None else None)
 
     def _adopt(self, outcome: Outcome) -> Session:
         self.outcome = outcome
@@ -451,7 +607,7 @@ class RequestAuth:
                           for t in _written_refresh_tokens(self)):
             outcome = self.outcome = self.manager.rules.clear(self.decision, "signed out")
         if not outcome.plan:
-            return []
+            return list(self.extra_set_cookies)
         taken = {parse_set_cookie_target(h, self.decision.target.path) for h in app_set_cookies}
         policy = self.manager.config.cookie_policy
         lines = []
@@ -470,7 +626,7 @@ class RequestAuth:
             events.emit(Event.COOKIES_DELETED, deleted)
         if len(lines) > deleted:
             events.emit(Event.COOKIES_WRITTEN, len(lines) - deleted)
-        return lines
+        return lines + self.extra_set_cookies
 
 
 def _written_refresh_tokens(auth: RequestAuth) -> list[str]:

@@ -20,7 +20,7 @@ Headers = Sequence[tuple[str, str]]
 def nothing_to_add(auth: RequestAuth) -> bool:
     """Nearly every response: nothing planned and no tokens, so its headers are left alone
     without even being looked at."""
-    return not auth.outcome.plan and auth.outcome.tokens is None
+    return not auth.outcome.plan and auth.outcome.tokens is None and not auth.extra_set_cookies
 
 
 def added_headers(auth: RequestAuth, headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:

@@ -42,7 +42,8 @@ def seal_outcome(refresh_token: str, key: bytes, outcome: Refreshed | ProviderRe
     else:
         tokens = outcome.tokens
         payload = {"access": tokens.access_token, "id": tokens.id_token,
-                   "refresh": tokens.refresh_token, "received_at": outcome.received_at}
+                   "refresh": tokens.refresh_token, "expires_in": tokens.expires_in,
+                   "received_at": outcome.received_at}
     nonce = os.urandom(_NONCE)
     plain = json.dumps(payload, separators=(",", ":")).encode()
     return nonce + _cipher(refresh_token).encrypt(nonce, plain, key)
@@ -59,7 +60,8 @@ def open_outcome(refresh_token: str, key: bytes, sealed: bytes) -> Refreshed | P
         payload = json.loads(plain)
         if "access" not in payload:
             return ProviderRejected(payload["message"], payload["code"])
-        tokens = TokenSet(payload["access"], payload["id"], payload["refresh"])
+        tokens = TokenSet(payload["access"], payload["id"], payload["refresh"],
+                          payload.get("expires_in"))
         return Refreshed(tokens, RefreshSource.GRACE, float(payload["received_at"]))
     except (InvalidTag, ValueError, KeyError, TypeError):
         raise ProviderUnavailable("a stored refresh result could not be opened") from None

@@ -13,9 +13,10 @@ from typing import Any
 
 from ._cookies import CookiePolicy, SetCookie, encode_value
 from ._jar import CookieFamily, auth_pieces, read_family
-from ._keys import LAST_AUTH_USER, SESSION_FIELDS, AmplifyKeys
+from ._keys import EXPIRES_AT, LAST_AUTH_USER, AmplifyKeys
 from ._memo import Memo
 from ._plan import PlanBuilder, RequestTarget
+from ._rules import field_of, opaque_access_token
 from ._tokens import (
     InvalidToken,
     JwkSet,
@@ -53,8 +54,13 @@ class Session:
     #: The user name in the cookie keys (Amplify's LastAuthUser): where the session is stored,
     #: never who the user is. It may be an alias the user typed, and anyone can rename a cookie.
     cookie_username: str
+    #: Cognito: verified. OpenID Connect: verified only if it is an RFC 9068 JWT checked against
+    #: a configured audience; otherwise an opaque string with no claims, carried for the app to
+    #: pass on, never trusted (its ``exp`` comes from ``expires_in`` at issue time).
     access_token: VerifiedToken
     id_token: VerifiedToken | None
+    #: Which token proves who the user is: Cognito's access token, an OpenID Connect id token.
+    authenticated_by: TokenUse = "access"
 
     is_authenticated = True
 
@@ -72,7 +78,8 @@ class Session:
 
     @property
     def sub(self) -> str:
-        return str(self.access_token.claims.get("sub", ""))
+        identity = self.id_token if self.authenticated_by == "id" else self.access_token
+        return str(identity.claims.get("sub", "")) if identity is not None else ""
 
     @property
     def expires_at(self) -> int:
@@ -130,6 +137,8 @@ class _Pick:
     problems: tuple[str, ...]
     unknown_kids: frozenset[str]
     failures: int
+    #: An opaque access token, carried with the expiry we recorded on our clock.
+    opaque: bool = False
 
 
 class SessionRules:
@@ -198,46 +207,54 @@ class SessionRules:
             empty = Decision(State.ANONYMOUS, None, None, (), (), "no auth cookies", family, target)
             return empty, None
 
-        username, access = self._pick_user(family, jwks)
-        id_pick = self._pick(family.entries(username, "idToken"), "id", jwks, access.token)
-        unknown = access.unknown_kids | id_pick.unknown_kids
-        anchor = access.position
+        # ``ident`` proves who the user is (Cognito: the access token; OIDC: the id token) and
+        # ``comp`` is the other token, which must belong to the same user.
+        username, ident = self._pick_user(family, jwks)
+        comp = self._pick_companion(family, username, ident, jwks)
+        rules = self.verifier.rules
+        unknown = ident.unknown_kids | comp.unknown_kids
+        anchor = ident.position
         refresh_tokens = tuple(_companions(family.entries(username, "refreshToken"), anchor))
         digests = tuple(token_digest(t) for t in refresh_tokens)
         drift_ms = _parse_drift(_companion(family.entries(username, "clockDrift"), anchor))
         details = _companion(family.entries(username, "signInDetails"), anchor)
         # Duplicated tokens are rewritten with the copies that verified, never by position.
-        chosen = {field: pick.token.raw for field, pick in
-                  (("accessToken", access), ("idToken", id_pick)) if pick.token is not None}
+        chosen = {field_of(pick.token.token_use): pick.token.raw for pick in (ident, comp)
+                  if pick.token is not None}
         tidy = self._tidy_plan(family, target, username, anchor, chosen)
-        token = access.token
+        token = ident.token
 
         def decision(state: State, session: Session | None, plan: tuple[SetCookie, ...],
                      reason: str) -> Decision:
             return Decision(state, session, username, refresh_tokens, plan, reason, family,
                             target, unknown, duplicates, details,
                             token.username if token is not None else None,
-                            access.failures + id_pick.failures, digests)
+                            ident.failures + comp.failures, digests)
 
-        id_broken = id_pick.token is None and bool(id_pick.problems)
+        comp_broken = comp.token is None and (bool(comp.problems) or rules.companion_required)
         hard_valid = (
             token is not None
             and token.exp > now
-            and (id_pick.token is None or id_pick.token.exp > now)
+            and (comp.token.exp > now if comp.token is not None
+                 else not rules.companion_required)
         )
-        session = Session(username, token, id_pick.token) if hard_valid and token else None
-        stale_at = now * 1000 + drift_ms + self.refresh_margin * 1000
-        expiring = token is None or id_broken or any(
-            t.exp * 1000 < stale_at for t in (token, id_pick.token) if t is not None
+        session = self._session(username, token, comp.token) if hard_valid and token else None
+        # Issuer times are read through Amplify's clockDrift; an opaque access token's expiry
+        # was recorded on our own clock, so it needs none.
+        timed = [(t, drift_ms) for t in (token,) if t is not None]
+        if comp.token is not None:
+            timed.append((comp.token, 0 if comp.opaque else drift_ms))
+        expiring = token is None or comp_broken or any(
+            t.exp * 1000 < now * 1000 + skew + self.refresh_margin * 1000 for t, skew in timed
         )
         if not expiring and session is not None:
-            valid_until = min(session.expires_at - drift_ms / 1000 - self.refresh_margin,
+            valid_until = min(min(t.exp - skew / 1000 - self.refresh_margin for t, skew in timed),
                               session.expires_at)
             return decision(State.AUTHENTICATED, session, tidy, "valid tokens"), valid_until
-        reason = "; ".join(access.problems + id_pick.problems) or "tokens expire"
-        # Only a verified (if expired) access token earns a provider call, as in Amplify, where
+        reason = "; ".join(ident.problems + comp.problems) or "tokens expire"
+        # Only a verified (if expired) identity token earns a provider call, as in Amplify, where
         # a missing or unverifiable access token reads as "no tokens": otherwise anyone could
-        # make us call Cognito once per made-up refresh token.
+        # make us call the provider once per made-up refresh token.
         if refresh_tokens and token is not None:
             return decision(State.NEEDS_REFRESH, session, tidy, reason), None
         if session is not None:
@@ -246,18 +263,47 @@ class SessionRules:
             # We could not judge the tokens (JWKS out of reach): never log out on our own failure.
             return decision(State.ANONYMOUS, None, (), reason), None
         clear = self._clear_plan(family, target)
-        missing = "no refresh token" if token is not None else "no verified access token"
+        missing = ("no refresh token" if token is not None
+                   else f"no verified {rules.identity_use} token")
         return decision(State.ANONYMOUS, None, clear, f"{reason}; {missing}"), None
 
+    def _session(
+        self, username: str, identity: VerifiedToken, companion: VerifiedToken | None
+    ) -> Session:
+        if self.verifier.rules.identity_use == "access":
+            return Session(username, identity, companion)
+        assert companion is not None  # an OIDC session needs its access token
+        return Session(username, companion, identity, "id")
+
     def _pick_user(self, family: CookieFamily, jwks: JwkSet) -> tuple[str, _Pick]:
-        """The user whose access token verifies freshest; LastAuthUser decides ties."""
+        """The user whose identity token verifies freshest; LastAuthUser decides ties."""
         users = family.last_auth_users()
-        picks = [(u, self._pick(family.entries(u, "accessToken"), "access", jwks, None))
+        use = self.verifier.rules.identity_use
+        picks = [(u, self._pick(family.entries(u, field_of(use)), use, jwks, None))
                  for u in users]
         valid = [(u, p) for u, p in picks if p.token is not None]
         if valid:
             return max(valid, key=lambda up: _freshness(up[1].token))
         return picks[0]
+
+    def _pick_companion(
+        self, family: CookieFamily, username: str, identity: _Pick, jwks: JwkSet
+    ) -> _Pick:
+        """The companion token: verified when the rules can verify it; an opaque access token
+        is carried beside a verified identity (nearest its copy), with the expiry recorded when
+        it was issued (``expiresAt``); without one it counts as expired (refresh to learn)."""
+        rules = self.verifier.rules
+        entries = family.entries(username, field_of(rules.companion_use))
+        opaque = [entry for entry in entries if rules.is_opaque(entry[1])]
+        pick = self._pick([e for e in entries if e not in opaque], rules.companion_use, jwks,
+                          identity.token)
+        if pick.token is not None or not opaque or identity.token is None:
+            return pick
+        anchor = identity.position
+        position, value = min(opaque, key=lambda entry: (abs(entry[0] - (anchor or 0)), entry[0]))
+        expires_at = _parse_int(_companion(family.entries(username, EXPIRES_AT), anchor))
+        token = opaque_access_token(value, identity.token, expires_at)
+        return _Pick(token, position, (), pick.unknown_kids, pick.failures, opaque=True)
 
     def _pick(
         self,
@@ -288,7 +334,7 @@ class SessionRules:
                 failures += 1
                 continue
             if partner is not None and token.claims.get("sub") != partner.claims.get("sub"):
-                problems.append("id token belongs to another user")
+                problems.append(f"{use} token belongs to another user")
                 continue
             if best is None or _freshness(token) > _freshness(best):
                 best, best_position = token, position
@@ -337,14 +383,12 @@ class SessionRules:
         is left alone: rewriting it would only add Set-Cookie lines and deletions.
         Raises ``InvalidToken`` when the provider's own tokens do not verify."""
         family = decision.family
-        access = self.verifier.verify(tokens.access_token, "access", jwks)
-        id_token = (self.verifier.verify(tokens.id_token, "id", jwks)
-                    if tokens.id_token is not None else None)
+        identity, companion, extra = self._verify_new(username, tokens, jwks, now)
         builder = PlanBuilder(decision.target, self.policy, family.sent_counts)
         written = {LAST_AUTH_USER: username, "accessToken": tokens.access_token,
                    "refreshToken": tokens.refresh_token,
                    # Amplify's clockDrift: issuer time minus our time, in ms, at storage time.
-                   "clockDrift": str(access.iat * 1000 - int(now * 1000))}
+                   "clockDrift": str(identity.iat * 1000 - int(now * 1000)), **extra}
         if tokens.id_token is not None:
             written["idToken"] = tokens.id_token
         if sign_in_details is not None:
@@ -360,13 +404,46 @@ class SessionRules:
                 if raw != canonical:
                     builder.delete(raw)
             builder.write(canonical, encode_value(value))
-        if tokens.id_token is None:
-            for raw in family.raw_names(username, "idToken"):
+        # Fields the session may hold that these tokens lack (an id token, an access token's
+        # recorded expiry): the old values would no longer belong, so they go.
+        dropped = tuple(f for f in ("idToken", EXPIRES_AT)
+                        if f in self.keys.session_fields and f not in written)
+        for field in dropped:
+            for raw in family.raw_names(username, field):
                 builder.delete(raw)
-        # idToken counts as rewritten either way: without a new one the old was just deleted.
-        self._tidy(builder, family, username, None, {}, rewritten=(*written, "idToken"))
-        session = Session(username, access, id_token)
+        self._tidy(builder, family, username, None, {}, rewritten=(*written, *dropped))
+        session = self._session(username, identity, companion)
         return Outcome(session, builder.build(), reason, tokens)
+
+    def _verify_new(
+        self, username: str, tokens: TokenSet, jwks: JwkSet, now: float
+    ) -> tuple[VerifiedToken, VerifiedToken | None, dict[str, str]]:
+        """The provider's new tokens by the rules: (identity, companion, extra cookie fields).
+        Raises ``InvalidToken`` when they do not verify or do not belong to ``username``."""
+        rules = self.verifier.rules
+        raw = {"access": tokens.access_token, "id": tokens.id_token}
+        identity_raw = raw[rules.identity_use]
+        if identity_raw is None:
+            raise InvalidToken(f"the provider's answer has no {rules.identity_use} token")
+        identity = self.verifier.verify(identity_raw, rules.identity_use, jwks)
+        if rules.username_is_sub and identity.claims.get("sub") != username:
+            raise InvalidToken("the new tokens belong to another user")
+        companion_raw = raw[rules.companion_use]
+        extra: dict[str, str] = {}
+        if companion_raw is None:
+            return identity, None, extra
+        if not rules.is_opaque(companion_raw):
+            companion = self.verifier.verify(companion_raw, rules.companion_use, jwks)
+            if companion.claims.get("sub") != identity.claims.get("sub"):
+                raise InvalidToken("the new tokens belong to two users")
+            return identity, companion, extra
+        # On our clock, from when the answer arrived: no drift to trust or correct. A provider
+        # that does not say is taken to grant the id token's lifetime.
+        lifetime = (tokens.expires_in if tokens.expires_in is not None
+                    else identity.exp - identity.iat)
+        expires_at = int(now) + lifetime
+        extra = {EXPIRES_AT: str(expires_at)}
+        return identity, opaque_access_token(companion_raw, identity, expires_at), extra
 
     # -- plans -----------------------------------------------------------------------------------
 
@@ -420,7 +497,7 @@ class SessionRules:
         duplicated = set(family.duplicated())
         for owner, field in groups:
             if owner is not None and owner != username:
-                if field in SESSION_FIELDS:
+                if field in self.keys.session_fields:
                     for raw in family.raw_names(owner, field):
                         builder.delete(raw)
                 continue
@@ -449,7 +526,7 @@ class SessionRules:
         # A clear is the last word (sign-out, rejected refresh): every spelling is swept, since a
         # lone copy under an unconfigured Domain would otherwise outlive the session.
         for copy in family.copies:
-            if copy.field in SESSION_FIELDS or copy.field == LAST_AUTH_USER:
+            if copy.field in self.keys.session_fields or copy.field == LAST_AUTH_USER:
                 builder.delete(copy.raw_name, sweep=True)
         return builder.build()
 
@@ -484,9 +561,13 @@ def _companions(entries: Sequence[tuple[int, str]], anchor: int | None) -> list[
     return list(dict.fromkeys(value for _, value in entries))
 
 
-def _parse_drift(value: str | None) -> int:
+def _parse_int(value: str | None) -> int | None:
     try:
-        drift = int(value) if value is not None else 0
+        return int(value) if value is not None else None
     except ValueError:
-        return 0
+        return None
+
+
+def _parse_drift(value: str | None) -> int:
+    drift = _parse_int(value) or 0
     return drift if abs(drift) <= _MAX_DRIFT_MS else 0

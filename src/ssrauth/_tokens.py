@@ -1,4 +1,4 @@
-"""Token verification: RS256 against a JWKS, pinned claims, cached by digest. Pure (no I/O).
+"""Token verification: signatures against a JWKS, pinned claims, cached by digest. Pure (no I/O).
 
 Fetching the JWKS is the job of :mod:`ssrauth._jwks`; this module only checks a token against a
 key set it is handed, so the decision core can stay free of I/O and be tested with plain values.
@@ -9,12 +9,15 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import jwt
 from jwt.exceptions import PyJWTError
 
 from ._memo import Memo
+
+if TYPE_CHECKING:
+    from ._rules import TokenRules
 
 __all__ = [
     "InvalidToken",
@@ -31,9 +34,12 @@ __all__ = [
 
 TokenUse = Literal["access", "id"]
 
-#: Cognito signs with RS256 only. Pinning the list is what defeats ``alg: none`` and the
-#: HS256-with-the-public-key confusion attack: PyJWT refuses any header ``alg`` not listed here.
-ALGORITHMS = ["RS256"]
+#: The algorithm a JWK without an ``alg`` member signs with, by key type (and curve). Symmetric
+#: (``oct``) keys have none: a public key set never verifies an HMAC.
+_DEFAULT_ALGS = {("RSA", None): "RS256", ("EC", "P-256"): "ES256", ("EC", "P-384"): "ES384",
+                 ("EC", "P-521"): "ES512", ("OKP", "Ed25519"): "EdDSA"}
+#: Which key type each algorithm family needs: an ``alg`` member must agree with ``kty``.
+_ALG_KTY = {"RS": "RSA", "PS": "RSA", "ES": "EC", "Ed": "OKP"}
 
 
 class InvalidToken(Exception):
@@ -54,32 +60,44 @@ class UnknownSigningKey(InvalidToken):
 
 @dataclass(frozen=True, slots=True)
 class JwkSet:
-    """The RSA signing keys of a user pool, by ``kid``."""
+    """The signing keys of an issuer, by ``kid``, each pinned to its one algorithm."""
 
     keys: Mapping[str, Any] = field(default_factory=dict)
+    #: The algorithm of each key (absent: RS256, the only one Cognito uses).
+    algorithms: Mapping[str, str] = field(default_factory=dict)
+
+    def algorithm(self, kid: str) -> str:
+        return self.algorithms.get(kid, "RS256")
 
     @classmethod
-    def from_json(cls, document: Mapping[str, Any]) -> JwkSet:
-        """Keep the RSA signature keys of a JWKS document; skip anything else without failing."""
+    def from_json(
+        cls, document: Mapping[str, Any], accepted: tuple[str, ...] = ("RS256",)
+    ) -> JwkSet:
+        """Keep the signature keys of a JWKS document whose algorithm is ``accepted``; skip
+        anything else without failing."""
         keys: dict[str, Any] = {}
+        algorithms: dict[str, str] = {}
         if not isinstance(document, Mapping):
             raise ValueError("JWKS document is not a JSON object")
         entries = document.get("keys")
         if not isinstance(entries, list):
             raise ValueError("JWKS document has no 'keys' list")
         for entry in entries:
-            if not isinstance(entry, dict) or entry.get("kty") != "RSA":
+            if not isinstance(entry, dict) or entry.get("use", "sig") != "sig":
                 continue
-            if entry.get("use", "sig") != "sig" or entry.get("alg", "RS256") != "RS256":
+            kty, kid = str(entry.get("kty")), entry.get("kid")
+            curve = None if kty == "RSA" else str(entry.get("crv"))
+            alg = entry.get("alg", _DEFAULT_ALGS.get((kty, curve)))
+            if not isinstance(kid, str) or alg not in accepted:
                 continue
-            kid = entry.get("kid")
-            if not isinstance(kid, str):
-                continue
+            if _ALG_KTY.get(str(alg)[:2]) != kty:
+                continue  # an alg that does not fit the key: never let the header choose
             try:
-                keys[kid] = jwt.PyJWK(entry, algorithm="RS256").key
+                keys[kid] = jwt.PyJWK(entry, algorithm=alg).key
             except PyJWTError:
                 continue
-        return cls(keys)
+            algorithms[kid] = alg
+        return cls(keys, algorithms)
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +128,9 @@ class TokenSet:
     access_token: str
     id_token: str | None
     refresh_token: str
+    #: The access token's lifetime in seconds from the answer (OAuth ``expires_in``), for
+    #: opaque access tokens whose expiry cannot be read from the token itself.
+    expires_in: int | None = None
 
 
 def token_digest(token: str) -> bytes:
@@ -118,7 +139,7 @@ def token_digest(token: str) -> bytes:
 
 
 class TokenVerifier:
-    """Verify Cognito access and id tokens; remember results by token digest.
+    """Verify access and id tokens by the provider's rules; remember results by token digest.
 
     A verification costs about 110 µs (one RSA signature check) and a page load sends the same
     two tokens with every request, so positive and negative results are kept in a bounded cache
@@ -126,9 +147,19 @@ class TokenVerifier:
     must verify against the keys the pool publishes now.
     """
 
-    def __init__(self, *, issuer: str, client_id: str, cache_size: int = 4096) -> None:
+    def __init__(
+        self,
+        *,
+        issuer: str,
+        client_id: str,
+        cache_size: int = 4096,
+        rules: TokenRules | None = None,
+    ) -> None:
+        from ._rules import CognitoRules  # _rules builds on this module's types
+
         self.issuer = issuer
         self.client_id = client_id
+        self.rules: TokenRules = rules or CognitoRules(client_id)
         # Each entry remembers the key set it was judged against: a verification racing a key
         # set change must not be read back under the new keys.
         self._cache: Memo[tuple[bytes, str], tuple[JwkSet, VerifiedToken | InvalidToken]] = Memo(
@@ -167,29 +198,36 @@ class TokenVerifier:
         kid = header.get("kid")
         if not isinstance(kid, str):
             raise InvalidToken("token header has no kid")
-        if header.get("alg") not in ALGORITHMS:
+        rules = self.rules
+        if header.get("alg") not in rules.algorithms:
             raise InvalidToken(f"algorithm {header.get('alg')!r} is not allowed")
         key = keys.keys.get(kid)
         if key is None:
             raise UnknownSigningKey(kid)
+        # The key's own algorithm, never the header's choice among the accepted ones: that is
+        # what defeats ``alg: none`` and the HS256-with-the-public-key confusion attack.
+        algorithm = keys.algorithm(kid)
+        if header.get("alg") != algorithm:
+            raise InvalidToken(f"algorithm {header.get('alg')!r} does not match the key")
+        audience = rules.audience(token_use)
         try:
             claims: dict[str, Any] = jwt.decode(
                 token,
                 key,
-                algorithms=ALGORITHMS,
+                algorithms=[algorithm],
                 issuer=self.issuer,
-                audience=self.client_id if token_use == "id" else None,
+                audience=audience,
                 options={
                     "verify_exp": False,  # checked per use against the injected clock
                     "verify_iat": False,
                     "verify_nbf": False,
-                    "verify_aud": token_use == "id",
-                    "require": ["exp", "iat", "iss", "token_use"],
+                    "verify_aud": audience is not None,
+                    "require": rules.required(token_use),
                 },
             )
         except PyJWTError as error:
             raise InvalidToken(f"{token_use} token rejected: {error}") from None
-        return checked_claims(token, claims, token_use, self.client_id)
+        return rules.check(token, claims, token_use)
 
 
 def checked_claims(

@@ -92,9 +92,17 @@ class RefreshCoordinator(Protocol):
         """Whether ``key`` was signed out (checked before any response re-writes a session)."""
         ...
 
+    async def ais_revoked(self, key: bytes) -> bool:
+        """:meth:`is_revoked` for event loops: asked on every request that carries a session,
+        so a store behind it must not hold the loop while it answers."""
+        ...
+
     def is_superseded(self, key: bytes) -> bool:
         """Whether ``key``'s refresh gave a *different* refresh token (rotation): a later "no"
         for the old token then comes from a stale copy, not from the end of the session."""
+        ...
+
+    async def ais_superseded(self, key: bytes) -> bool:
         ...
 
 
@@ -168,8 +176,14 @@ class LocalCoordinator:
     def is_revoked(self, key: bytes) -> bool:
         return self._tombstones.get(key, _NEVER)[0] > self._clock.now()
 
+    async def ais_revoked(self, key: bytes) -> bool:
+        return self.is_revoked(key)
+
     def is_superseded(self, key: bytes) -> bool:
         return self._superseded.get(key, _NEVER)[0] > self._clock.now()
+
+    async def ais_superseded(self, key: bytes) -> bool:
+        return self.is_superseded(key)
 
     def _recall(self, key: bytes) -> Refreshed | None:
         now = self._clock.now()

@@ -83,7 +83,22 @@ class _Exchange:
     verifier: str
 
 
-_Step = _FetchJwks | _Refresh | _SignIn | _SignOut | _GlobalSignOut | _Authorize | _Exchange
+@dataclass(frozen=True, slots=True)
+class _AnyRevoked:
+    """Whether any of these refresh tokens was signed out (a coordinator read)."""
+
+    digests: tuple[bytes, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _AllSuperseded:
+    """Whether every one of these refresh tokens was rotated away (a coordinator read)."""
+
+    digests: tuple[bytes, ...]
+
+
+_Step = (_FetchJwks | _Refresh | _SignIn | _SignOut | _GlobalSignOut | _Authorize | _Exchange
+         | _AnyRevoked | _AllSuperseded)
 
 
 class SessionManager:
@@ -145,7 +160,8 @@ class SessionManager:
         """Read (and if needed refresh) the session of one request. Never raises on bad input."""
         target = RequestTarget(path or "/", host)
         first = self._first_look(cookie_header, target)
-        if first is not None and self._is_settled(first):
+        if first is not None and self._is_quiet(first) and not self._any_revoked(
+                first.refresh_digests):
             return RequestAuth(self, first, self.rules.keep(first), None, cookie_header)
         outcome, unavailable, decision = drive(
             self._guarded_load(cookie_header, target, first), self._do
@@ -155,7 +171,8 @@ class SessionManager:
     async def aload(self, cookie_header: str, path: str, host: str) -> RequestAuth:
         target = RequestTarget(path or "/", host)
         first = self._first_look(cookie_header, target)
-        if first is not None and self._is_settled(first):
+        if first is not None and self._is_quiet(first) and not await self._aany_revoked(
+                first.refresh_digests):
             return RequestAuth(self, first, self.rules.keep(first), None, cookie_header)
         outcome, unavailable, decision = await adrive(
             self._guarded_load(cookie_header, target, first), self._ado
@@ -172,14 +189,14 @@ class SessionManager:
         except Exception:
             return None  # the guarded path logs it and serves the request as anonymous
 
-    def _is_settled(self, decision: Decision) -> bool:
-        """Nearly every request: nothing to fetch, refresh, report or revoke-check further."""
+    def _is_quiet(self, decision: Decision) -> bool:
+        """Nearly every request: nothing to fetch, refresh or report; once the coordinator
+        confirms no sign-out, the decision stands as it is."""
         return (
             decision.state is not State.NEEDS_REFRESH
             and not decision.unknown_kids
             and not decision.duplicates
             and not decision.invalid_tokens
-            and not any(self.coordinator.is_revoked(d) for d in decision.refresh_digests)
         )
 
     # -- protocols -----------------------------------------------------------------------------
@@ -208,7 +225,7 @@ class SessionManager:
         decision, keys_unavailable = yield from self._decide(cookie_header, target, first)
         if decision.duplicates:
             self.events.emit(Event.DUPLICATES_SEEN, decision.duplicates, path=target.path)
-        if any(self.coordinator.is_revoked(d) for d in decision.refresh_digests):
+        if (yield _AnyRevoked(decision.refresh_digests)):
             # A copy of a signed-out session (a tab whose request was in flight): it stays out.
             return self.rules.clear(decision, "signed out"), None, decision
         if keys_unavailable is not None:
@@ -243,7 +260,7 @@ class SessionManager:
                 failure = ProviderUnavailable(f"refreshed tokens do not verify: {error.reason}")
                 return self.rules.keep(decision), failure, decision
         assert rejected is not None
-        if all(self.coordinator.is_superseded(d) for d in decision.refresh_digests):
+        if (yield _AllSuperseded(decision.refresh_digests)):
             # Every token here was rotated away by an earlier refresh, so the browser already
             # holds the newer cookies under the same names: deleting by name would end the
             # session this stale request (a tab that missed the Set-Cookie) does not know of.
@@ -367,6 +384,10 @@ class SessionManager:
 
     def _do(self, step: _Step) -> Any:
         match step:
+            case _AnyRevoked(digests):
+                return self._any_revoked(digests)
+            case _AllSuperseded(digests):
+                return all(self.coordinator.is_superseded(d) for d in digests)
             case _FetchJwks():
                 return self.jwks.fetch()
             case _Refresh(refresh_token, username):
@@ -391,6 +412,10 @@ class SessionManager:
 
     async def _ado(self, step: _Step) -> Any:
         match step:
+            case _AnyRevoked(digests):
+                return await self._aany_revoked(digests)
+            case _AllSuperseded(digests):
+                return all([await self.coordinator.ais_superseded(d) for d in digests])
             case _FetchJwks():
                 return await self.jwks.afetch()
             case _Refresh(refresh_token, username):
@@ -413,6 +438,15 @@ class SessionManager:
                                                           state.nonce)
             case _Exchange(code, verifier):
                 return await self.oidc.aexchange_code(code, verifier)
+
+    def _any_revoked(self, digests: tuple[bytes, ...]) -> bool:
+        return any(self.coordinator.is_revoked(d) for d in digests)
+
+    async def _aany_revoked(self, digests: tuple[bytes, ...]) -> bool:
+        for digest in digests:
+            if await self.coordinator.ais_revoked(digest):
+                return True
+        return False
 
     @contextlib.contextmanager
     def _counting_rejection(self) -> Iterator[None]:

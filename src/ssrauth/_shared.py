@@ -214,8 +214,16 @@ class SharedCoordinator:
         return self._local.is_revoked(key) or self._run(
             IsMarked(Mark.TOMBSTONE, key, self._clock.now()), False) is True
 
+    async def ais_revoked(self, key: bytes) -> bool:
+        return self._local.is_revoked(key) or await self._arun(
+            IsMarked(Mark.TOMBSTONE, key, self._clock.now()), False) is True
+
     def is_superseded(self, key: bytes) -> bool:
         return self._local.is_superseded(key) or self._run(
+            IsMarked(Mark.SUPERSEDED, key, self._clock.now()), False) is True
+
+    async def ais_superseded(self, key: bytes) -> bool:
+        return self._local.is_superseded(key) or await self._arun(
             IsMarked(Mark.SUPERSEDED, key, self._clock.now()), False) is True
 
     # -- the algorithm (once, for both faces) --------------------------------------------------

@@ -30,18 +30,20 @@ CHROMIUM := /usr/bin/chromium
 $(CHROMIUM):
 	.ci/apt-install chromium
 
-# The real Amplify JS client the browser tests load (tests/amplify; Node.js and npm from apt
-# when missing).
+# Node.js and npm, from apt when missing: the npm projects below need them.
+ENSURE_NPM := command -v npm >/dev/null || .ci/apt-install nodejs npm
+
+# The real Amplify JS client the browser tests load (tests/amplify).
 AMPLIFY := tests/amplify
 $(AMPLIFY)/dist/amplify-page.js: $(AMPLIFY)/package.json $(AMPLIFY)/package-lock.json $(AMPLIFY)/entry.js
-	command -v npm >/dev/null || .ci/apt-install nodejs npm
+	$(ENSURE_NPM)
 	cd $(AMPLIFY) && npm ci --no-audit --no-fund && npm run --silent build
 
 # The OpenID Connect provider the OIDC integration tests run on loopback (tests/oidc:
 # oidc-provider under Node.js; the tests also run `npm ci` themselves when it is missing).
 OIDC_IDP := tests/oidc
 $(OIDC_IDP)/node_modules/.package-lock.json: $(OIDC_IDP)/package.json $(OIDC_IDP)/package-lock.json
-	command -v npm >/dev/null || .ci/apt-install nodejs npm
+	$(ENSURE_NPM)
 	cd $(OIDC_IDP) && npm ci --no-audit --no-fund
 
 # pytest exits 5 when it collected no test: an empty suite is a defect, so say so and fail.

@@ -58,7 +58,8 @@ bench: $(VENV)/.test-installed
 
 # The pictures in docs/ are taken by the browser tests in Chromium; this retakes them.
 screenshots: $(VENV)/.test-installed
-	SSRAUTH_SCREENSHOTS=docs/img $(BIN)/pytest -q tests/browser/test_demo_browser.py
+	SSRAUTH_SCREENSHOTS=docs/img $(BIN)/pytest -q tests/browser/test_demo_browser.py \
+		tests/browser/test_oidc_browser.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis \

@@ -14,6 +14,7 @@ import shutil
 import socket
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from typing import Any
 
 import pytest
 import uvicorn
-from playwright.sync_api import Browser, BrowserContext, Playwright, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
 from starlette.types import ASGIApp
 
 from ssrauth import CookiePolicy, ManualClock, SessionManager
@@ -152,9 +153,38 @@ def demo() -> Iterator[Demo]:
             yield Demo(f"http://{APP_HOST}:{port}", emulator, clock, manager)
 
 
-def auth_cookies(context: BrowserContext) -> list[dict[str, Any]]:
+def auth_cookies(context: BrowserContext, prefix: str = PREFIX) -> list[dict[str, Any]]:
     """The browser's own jar, auth cookies only (every client id)."""
-    return [dict(c) for c in context.cookies() if c["name"].startswith(PREFIX + ".")]
+    return [dict(c) for c in context.cookies() if c["name"].startswith(prefix + ".")]
+
+
+def assert_one_canonical_copy_each(context: BrowserContext,
+                                   prefix: str = PREFIX) -> dict[str, str]:
+    """At most one copy of each auth cookie, all at Path=/ under the configured domain.
+
+    Returns name -> value for the caller's further checks.
+    """
+    cookies = auth_cookies(context, prefix)
+    copies = Counter(c["name"] for c in cookies)
+    assert [name for name, n in copies.items() if n > 1] == []
+    assert {(c["path"], c["domain"]) for c in cookies} == {("/", "." + SITE)}
+    return {c["name"]: c["value"] for c in cookies}
+
+
+def start_fetch(page: Page, url: str) -> None:
+    """Send a request from the page's script and return at once (it completes in the page)."""
+    page.evaluate("(url) => { window.__answer = fetch(url, {cache: 'no-store'})"
+                  ".then(async (r) => ({status: r.status, body: await r.json()})); }", url)
+
+
+def fetch_answer(page: Page) -> dict[str, Any]:
+    answer: dict[str, Any] = page.evaluate("window.__answer")
+    return answer
+
+
+def fetch_now(page: Page, url: str) -> dict[str, Any]:
+    start_fetch(page, url)
+    return fetch_answer(page)
 
 
 def node_available() -> bool:

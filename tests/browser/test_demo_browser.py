@@ -14,7 +14,16 @@ from typing import Any
 
 from playwright.sync_api import BrowserContext, Page, expect
 
-from tests.browser.conftest import APP_HOST, SITE, Demo, auth_cookies
+from tests.browser.conftest import (
+    APP_HOST,
+    SITE,
+    Demo,
+    assert_one_canonical_copy_each,
+    auth_cookies,
+    fetch_answer,
+    fetch_now,
+    start_fetch,
+)
 
 #: The tabs of the storm: the dashboard's nested routes (each polls ``<path>/api/me``, so cookies
 #: scoped under the path travel) and the home page, which only fetches on demand.
@@ -42,34 +51,6 @@ def sign_in(context: BrowserContext, demo: Demo, screenshot: Path | None = None)
     page.wait_for_url("**/dashboard")
     expect(page.locator("#status")).to_have_text("200")
     return page
-
-
-def start_fetch(page: Page, url: str) -> None:
-    """Send a request from the page's script and return at once (it completes in the page)."""
-    page.evaluate("(url) => { window.__answer = fetch(url, {cache: 'no-store'})"
-                  ".then(async (r) => ({status: r.status, body: await r.json()})); }", url)
-
-
-def fetch_answer(page: Page) -> dict[str, Any]:
-    answer: dict[str, Any] = page.evaluate("window.__answer")
-    return answer
-
-
-def fetch_now(page: Page, url: str) -> dict[str, Any]:
-    start_fetch(page, url)
-    return fetch_answer(page)
-
-
-def assert_one_canonical_copy_each(context: BrowserContext) -> dict[str, str]:
-    """At most one copy of each auth cookie, all at Path=/ under the configured domain.
-
-    Returns name -> value for the caller's further checks.
-    """
-    cookies = auth_cookies(context)
-    copies = Counter(c["name"] for c in cookies)
-    assert [name for name, n in copies.items() if n > 1] == []
-    assert {(c["path"], c["domain"]) for c in cookies} == {("/", "." + SITE)}
-    return {c["name"]: c["value"] for c in cookies}
 
 
 def test_tabs_on_nested_paths_share_one_refresh_and_keep_one_copy_of_each_cookie(

@@ -5,12 +5,12 @@ test a fresh ssrauth manager on a movable clock in front of a FastAPI app with /
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from ssrauth import (
     LocalCoordinator,
@@ -49,7 +49,10 @@ def manager(idp: TestIdp, clock: ManualClock) -> SessionManager:
                           coordinator=LocalCoordinator(clock=clock))
 
 
-def build_oidc_app(manager: SessionManager) -> FastAPI:
+def build_oidc_app(manager: SessionManager,
+                   home: Callable[[Request], HTMLResponse] | None = None) -> FastAPI:
+    """The quick start's app; ``home``, if given, answers ``/`` (an HTML page for a browser),
+    every other path a JSON page naming the user."""
     app = FastAPI()
     app.add_middleware(SsrAuthMiddleware, manager=manager)
 
@@ -75,6 +78,9 @@ def build_oidc_app(manager: SessionManager) -> FastAPI:
     def me(user: RequireUser) -> dict[str, str]:
         return {"sub": user.sub, "email": str(user.claims.get("email")),
                 "access_token": user.access_token.raw}
+
+    if home is not None:
+        app.get("/", response_class=HTMLResponse)(home)
 
     @app.get("/{path:path}")
     def page(request: Request, path: str) -> JSONResponse:

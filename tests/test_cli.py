@@ -67,8 +67,10 @@ def test_json_schema(capsys: pytest.CaptureFixture[str]) -> None:
     assert set(report) == {"schema", "healthy", "source", "host", "path", "order", "cookies",
                            "unrelated", "header_bytes", "heal_bytes", "families", "findings"}
     [family] = report["families"]
-    assert set(family) == {"client_id", "verified", "last_auth_user", "user", "state", "reason",
-                           "copies", "duplicates", "stale_users", "device_only_users", "heal"}
+    assert set(family) == {"client_id", "prefix", "provider", "verified", "last_auth_user",
+                           "user", "state", "reason", "copies", "duplicates", "stale_users",
+                           "device_only_users", "heal"}
+    assert (family["prefix"], family["provider"]) == ("CognitoIdentityServiceProvider", "cognito")
     assert set(family["duplicates"][0]) == {"username", "field", "copies", "browser", "last",
                                             "server", "server_rule"}
     assert set(family["copies"][0]) == {"position", "name", "username", "field", "size",
@@ -107,6 +109,12 @@ def test_header_file_har_and_cookie_exports(
     (["--cookie-header", "   "], "no cookies found"),
     (["--cookie-header", "a=1", "--user-pool-id", "eu-west-1_x"], "go together"),
     (["--cookie-header", "a=1", "--config", "/no/outputs.json"], "cannot read"),
+    (["--cookie-header", "a=1", "--oidc-issuer", "https://idp.example"], "go together"),
+    (["--cookie-header", "a=1", "--audience", "api"], "goes with --oidc-issuer"),
+    (["--cookie-header", "a=1", "--oidc-issuer", "https://idp.example", "--client-id", "c",
+      "--user-pool-id", "eu-west-1_x"], "does not combine"),
+    (["--cookie-header", "a=1", "--oidc-issuer", "idp.example", "--client-id", "c"],
+     "not an http(s) URL"),
 ])
 def test_usage_errors_exit_2_with_one_line(
     args: list[str], message: str, capsys: pytest.CaptureFixture[str]

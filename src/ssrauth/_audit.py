@@ -2,7 +2,10 @@
 
 The input is what was observed (cookies with, when the source knows them, their path, domain
 and host-only flag, in Cookie-header order or as a jar export), the request it is judged for,
-a time and optionally a pool's key set; the output is a frozen :class:`AuditReport`. The
+a time and optionally the key sets of configured pools or OpenID Connect providers; the output
+is a frozen :class:`AuditReport`. Families are found under every cookie prefix asked for
+(Amplify's ``CognitoIdentityServiceProvider`` and ssrauth's OIDC ``ssrauth`` by default), each
+read with the keys and token rules of :mod:`ssrauth._scheme`, the ones a server uses. The
 verdict on each family comes from :meth:`SessionRules.decide` itself and the heal lines are its
 plan rendered with the deployment's :class:`CookiePolicy`, so the audit prints exactly what the
 server would send, and can never drift from it.
@@ -22,16 +25,19 @@ from ._cookies import COOKIE_SIZE_LIMIT, CookiePolicy, decode_value, render_set_
 from ._keys import (
     DEVICE_FIELDS,
     LAST_AUTH_USER,
+    OIDC_PREFIX,
     PREFIX,
-    SESSION_FIELDS,
     AmplifyKeys,
     AuthCookieName,
 )
 from ._plan import RequestTarget, _hostname, ancestor_paths, domain_variants
+from ._rules import TokenRules, field_of
+from ._scheme import CookieScheme, family_scheme
 from ._session import Decision, SessionRules, State
 from ._tokens import InvalidToken, JwkSet, OfflineReader, TokenUse, TokenVerifier
 
 __all__ = [
+    "AUTH_PREFIXES",
     "HEADER_LIMIT",
     "STRICT_HEADER_LIMIT",
     "AuditReport",
@@ -43,7 +49,7 @@ __all__ = [
     "ObservedCookie",
     "PoolKeys",
     "audit",
-    "client_id_of",
+    "family_of",
 ]
 
 #: nginx refuses a request whose header line passes ``large_client_header_buffers`` (8k by
@@ -53,6 +59,8 @@ HEADER_LIMIT = 8192
 STRICT_HEADER_LIMIT = 4096
 #: JSON output version: bump it when a field changes meaning or disappears.
 SCHEMA = "ssrauth.audit/1"
+#: The cookie prefixes searched by default: Amplify's (Cognito) and ssrauth's OpenID Connect.
+AUTH_PREFIXES: tuple[str, ...] = (PREFIX, OIDC_PREFIX)
 
 _TOKEN_USES: dict[str, TokenUse] = {"accessToken": "access", "idToken": "id"}
 _LAST_AUTH = AuthCookieName(None, LAST_AUTH_USER)
@@ -89,9 +97,10 @@ class Observation:
 
 @dataclass(frozen=True, slots=True)
 class PoolKeys:
-    """A user pool's verifier and key set, for the app client the pool config names."""
+    """A configured pool's or provider's verifier and key set, with the cookie scheme its
+    config gives (``scheme_of``): the family under those keys is verified by them."""
 
-    client_id: str
+    scheme: CookieScheme
     verifier: TokenVerifier
     jwks: JwkSet
 
@@ -99,8 +108,10 @@ class PoolKeys:
 @dataclass(frozen=True, slots=True)
 class TokenReport:
     use: TokenUse
-    #: ``valid``, ``expired``, ``unreadable`` (not a readable Cognito JWT for this client) or
-    #: ``invalid`` (readable, but verification against the pool failed).
+    #: ``valid``, ``expired``, ``unreadable`` (not a readable JWT for this client by the
+    #: family's rules), ``invalid`` (readable, but verification against the pool or provider
+    #: failed) or ``opaque`` (an OIDC access token that is no JWT to us: carried, never trusted;
+    #: its expiry is the ``expiresAt`` cookie).
     status: str
     verified: bool
     exp: int | None = None
@@ -144,9 +155,13 @@ class DuplicateReport:
 
 @dataclass(frozen=True, slots=True)
 class FamilyReport:
-    """The auth cookies of one app client id."""
+    """The auth cookies of one app client id under one cookie prefix."""
 
     client_id: str
+    #: The names' first segment: ``CognitoIdentityServiceProvider`` or an OIDC cookie prefix.
+    prefix: str
+    #: ``cognito`` (the access token authenticates) or ``oidc`` (the id token does).
+    provider: str
     verified: bool
     last_auth_user: tuple[str, ...]
     user: str | None  # whose session the server would use
@@ -197,34 +212,43 @@ def audit(
     *,
     now: float,
     policy: CookiePolicy | None = None,
-    pool: PoolKeys | None = None,
-    pool_error: str | None = None,
+    pools: Sequence[PoolKeys] = (),
+    pool_errors: Sequence[str] = (),
+    prefixes: Sequence[str] = AUTH_PREFIXES,
 ) -> AuditReport:
-    """Judge the auth cookies of one request; never raises on odd cookies or tokens."""
+    """Judge the auth cookies of one request; never raises on odd cookies or tokens.
+
+    Each family under one of ``prefixes`` is judged on its own; one that a pool or provider in
+    ``pools`` names is verified with its keys, the others are read offline."""
     policy = policy or CookiePolicy()
-    sent, unsent, host, path = _request_view(observation)
+    sent, unsent, host, path = _request_view(observation, prefixes)
     header = observation.raw_header
     if header is None:
         header = "; ".join(f"{c.name}={c.value}" for c in sent)
     findings: list[Finding] = []
-    client_ids = list(dict.fromkeys(cid for c in sent if (cid := client_id_of(c.name))))
+    found = list(dict.fromkeys(f for c in sent if (f := family_of(c.name, prefixes))))
     target = RequestTarget(path, host or "")
+    by_keys = {pool.scheme.keys.prefix: pool for pool in pools}
     families = tuple(
-        _family(cid, sent, header, target, policy, pool, now, observation.header_order, findings)
-        for cid in client_ids
+        _family(prefix, cid, by_keys.get(f"{prefix}.{cid}."), sent, header, target, policy,
+                now, observation.header_order, findings)
+        for prefix, cid in found
     )
     ours = sum(len(f.copies) for f in families)
     heal_bytes = sum(len("Set-Cookie: \r\n") + len(line) for f in families for line in f.heal)
     header_bytes = len(header.encode("utf-8", "surrogateescape"))
     _size_findings(sent, header_bytes, heal_bytes, findings)
-    if not client_ids:
-        findings.append(Finding("note", "no-auth-cookies", "no Cognito auth cookie is sent"))
-    if pool is not None and pool.client_id not in client_ids:
-        findings.append(Finding("note", "pool-client-absent",
-                                f"no cookie of the configured client id {pool.client_id}"))
-    if pool_error is not None:
+    if not found:
+        findings.append(Finding("note", "no-auth-cookies", "no auth cookie is sent (prefixes "
+                                f"{', '.join(prefixes)})"))
+    seen = {f"{prefix}.{cid}." for prefix, cid in found}
+    for pool in pools:
+        if pool.scheme.keys.prefix not in seen:
+            findings.append(Finding("note", "pool-client-absent", "no cookie of the configured "
+                                    f"client id {pool.scheme.keys.client_id}"))
+    for error in pool_errors:
         findings.append(Finding("warning", "jwks-unavailable",
-                                f"{pool_error}; tokens were read without verification"))
+                                f"{error}; tokens were read without verification"))
     _view_findings(observation, unsent, host, path, findings)
     return AuditReport(
         source=observation.source,
@@ -244,7 +268,7 @@ def audit(
 
 
 def _request_view(
-    observation: Observation,
+    observation: Observation, prefixes: Sequence[str]
 ) -> tuple[list[ObservedCookie], list[ObservedCookie], str | None, str]:
     """The cookies the audited request carries, in sending order, and the auth cookies of an
     export it would not carry. A Cookie header or HAR is already that request; an export is a
@@ -252,7 +276,7 @@ def _request_view(
     for and their deepest path (unless --host/--path say otherwise)."""
     if observation.header_order:
         return list(observation.cookies), [], observation.host, observation.path or "/"
-    auth = [c for c in observation.cookies if client_id_of(c.name)]
+    auth = [c for c in observation.cookies if family_of(c.name, prefixes)]
     host = observation.host or _likely_host(auth)
     visible_anywhere = [c for c in auth if _domain_visible(c, host)]
     path = observation.path or max(
@@ -291,32 +315,37 @@ def _path_visible(cookie: ObservedCookie, path: str) -> bool:
     return cookie.path is None or cookie.path in ancestor_paths(path, max_depth=path.count("/"))
 
 
-def client_id_of(raw_name: str) -> str | None:
-    """The app client id of an Amplify cookie name, raw or percent-encoded; None otherwise."""
+def family_of(
+    raw_name: str, prefixes: Sequence[str] = AUTH_PREFIXES
+) -> tuple[str, str] | None:
+    """The (prefix, client id) of an auth cookie name, raw or percent-encoded, under one of
+    ``prefixes``; None otherwise."""
     name = unquote(raw_name) if "%" in raw_name else raw_name
     head, _, rest = name.partition(".")
     client_id, dot, tail = rest.partition(".")
-    return client_id if head == PREFIX and client_id and dot and tail else None
+    return (head, client_id) if head in prefixes and client_id and dot and tail else None
 
 
 # -- one client id's family ---------------------------------------------------------------------
 
 
 def _family(
+    prefix: str,
     client_id: str,
+    pool: PoolKeys | None,
     sent: Sequence[ObservedCookie],
     header: str,
     target: RequestTarget,
     policy: CookiePolicy,
-    pool: PoolKeys | None,
     now: float,
     header_order: bool,
     findings: list[Finding],
 ) -> FamilyReport:
-    keys = AmplifyKeys(client_id)
-    reader = OfflineReader(client_id=client_id)
-    verified = pool is not None and pool.client_id == client_id
-    if pool is not None and verified:
+    scheme = pool.scheme if pool is not None else family_scheme(prefix, client_id)
+    keys, token_rules = scheme.keys, scheme.rules
+    reader = OfflineReader(token_rules)
+    verified = pool is not None
+    if pool is not None:
         rules = SessionRules(keys=keys, verifier=pool.verifier, policy=policy)
         decision = rules.decide(header, target, pool.jwks, now)
     else:
@@ -330,8 +359,7 @@ def _family(
             continue
         value = decode_value(cookie.value)
         use = _TOKEN_USES.get(known.field)
-        token = None if use is None else _token(value, use, reader, pool if verified else None,
-                                                now)
+        token = None if use is None else _token(value, use, reader, pool, now)
         copies.append(CopyReport(
             position, cookie.name, known.username, known.field,
             len(cookie.name) + 1 + len(cookie.value),
@@ -342,12 +370,12 @@ def _family(
         findings.append(Finding(level, code, message, client_id))
 
     user = decision.username
-    duplicates = _duplicates(copies, decision, keys, verified, header_order)
+    duplicates = _duplicates(copies, decision, keys, token_rules, verified, header_order)
     for dup in duplicates:
         say("problem", "duplicate",
             f"{_label(dup.username, dup.field)} sent {len(dup.copies)} times")
     users = dict.fromkeys(c.username for c in copies if c.username is not None)
-    session_users = {c.username for c in copies if c.field in SESSION_FIELDS}
+    session_users = {c.username for c in copies if c.field in keys.session_fields}
     stale = tuple(u for u in users if u != user and u in session_users)
     device_only = tuple(u for u in users if u != user and u not in session_users)
     for other in stale:
@@ -368,6 +396,8 @@ def _family(
             f"the server would send {len(heal)} Set-Cookie lines to heal this family")
     return FamilyReport(
         client_id=client_id,
+        prefix=prefix,
+        provider="oidc" if scheme.is_oidc else "cognito",
         verified=verified,
         last_auth_user=tuple(dict.fromkeys(decode_value(c.value) for c in sent
                                            if keys.classify(c.name) == _LAST_AUTH)),
@@ -385,7 +415,13 @@ def _family(
 def _token(
     value: str, use: TokenUse, reader: OfflineReader, pool: PoolKeys | None, now: float
 ) -> TokenReport:
-    """A token copy's claims, read offline, and the pool's verdict on it when there is a pool."""
+    """A token copy's claims, read offline, and the pool's verdict on it when there is a pool.
+    A token the rules cannot read by design (an opaque OIDC access token) is "opaque": the
+    server carries it as it is, so it is no problem."""
+    rules = reader.rules
+    if use == rules.companion_use and rules.is_opaque(value):
+        return TokenReport(use, "opaque", False,
+                           detail="not a JWT to us: carried, never trusted; expiry: expiresAt")
     try:
         read = reader.verify(value, use, JwkSet())
     except InvalidToken as error:
@@ -403,6 +439,7 @@ def _duplicates(
     copies: Sequence[CopyReport],
     decision: Decision,
     keys: AmplifyKeys,
+    rules: TokenRules,
     verified: bool,
     header_order: bool,
 ) -> tuple[DuplicateReport, ...]:
@@ -424,7 +461,8 @@ def _duplicates(
         if kept is not None:
             server = next((c.position for c in group
                            if _fingerprint(kept) == c.fingerprint), None)
-            rule = _keep_rule(field, verified)
+            opaque = all(c.token is not None and c.token.status == "opaque" for c in group)
+            rule = _keep_rule(field, rules, verified, opaque)
         elif {c.name for c in group} & deleted:
             rule = "none: every copy is deleted"
         else:
@@ -436,13 +474,16 @@ def _duplicates(
     return tuple(reports)
 
 
-def _keep_rule(field: str, verified: bool) -> str:
-    if field in _TOKEN_USES:
+def _keep_rule(field: str, rules: TokenRules, verified: bool, opaque: bool) -> str:
+    """Why the server keeps the copy it keeps, in the words of ``SessionRules``: tokens by
+    freshness, the rest (and opaque access tokens) by nearness to the winning identity token."""
+    identity = field_of(rules.identity_use).removesuffix("Token") + " token"
+    if field in _TOKEN_USES and not opaque:
         return "the freshest verified copy" if verified else (
-            "the freshest readable copy (unverified: no pool config)")
+            "the freshest readable copy (unverified: no pool or provider config)")
     if field == LAST_AUTH_USER:
-        return "the user whose access token is freshest"
-    return "the copy sent nearest the winning access token"
+        return f"the user whose {identity} is freshest"
+    return f"the copy sent nearest the winning {identity}"
 
 
 def _fingerprint(value: str) -> str:
@@ -457,8 +498,8 @@ def _state_findings(decision: Decision, verified: bool, say: _Say) -> None:
         say("problem", "session-unusable",
             f"the server would clear this session: {decision.reason}")
     if not verified:
-        say("note", "unverified", "signatures not checked (no pool config): a forged token "
-            "would look valid here")
+        say("note", "unverified", "signatures not checked (no pool or provider config): a "
+            "forged token would look valid here")
 
 
 def _label(username: str | None, field: str) -> str:

@@ -9,11 +9,11 @@ nothing else escapes, whatever the text holds.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
-from ._audit import Observation, ObservedCookie, client_id_of
+from ._audit import AUTH_PREFIXES, Observation, ObservedCookie, family_of
 from ._cookies import parse_cookie_header
 
 __all__ = ["SourceError", "read_source"]
@@ -24,17 +24,23 @@ class SourceError(ValueError):
 
 
 def read_source(
-    text: str, *, label: str, host: str | None = None, path: str | None = None
+    text: str,
+    *,
+    label: str,
+    host: str | None = None,
+    path: str | None = None,
+    prefixes: Sequence[str] = AUTH_PREFIXES,
 ) -> Observation:
     """Interpret ``text``: JSON (a HAR, a ``context.cookies()`` list or a ``storage_state``
-    document) when it looks like JSON, otherwise a Cookie header."""
+    document) when it looks like JSON, otherwise a Cookie header. ``prefixes`` name the auth
+    cookies that pick a HAR's request."""
     stripped = text.strip()
     if stripped[:1] in ("{", "["):
         try:
             document = json.loads(stripped)
         except ValueError as error:
             raise SourceError(f"{label}: looks like JSON but is not: {error}") from None
-        return _from_json(document, label=label, host=host, path=path)
+        return _from_json(document, label=label, host=host, path=path, prefixes=prefixes)
     return _from_header(stripped, label=label, host=host, path=path)
 
 
@@ -56,11 +62,14 @@ def _from_header(text: str, *, label: str, host: str | None, path: str | None) -
                        host=host, path=path, raw_header=header)
 
 
-def _from_json(document: Any, *, label: str, host: str | None, path: str | None) -> Observation:
+def _from_json(
+    document: Any, *, label: str, host: str | None, path: str | None, prefixes: Sequence[str]
+) -> Observation:
     if isinstance(document, Mapping):
         log = document.get("log")
         if isinstance(log, Mapping) and isinstance(log.get("entries"), list):
-            return _from_har(log["entries"], label=label, host=host, path=path)
+            return _from_har(log["entries"], label=label, host=host, path=path,
+                             prefixes=prefixes)
         if isinstance(document.get("cookies"), list):  # Playwright storage_state
             return _from_export(document["cookies"], label=label, host=host, path=path)
     elif isinstance(document, list):  # Playwright context.cookies(), or a Chromium export
@@ -98,7 +107,10 @@ def _from_export(
                        host=host, path=path)
 
 
-def _from_har(entries: list[Any], *, label: str, host: str | None, path: str | None) -> Observation:
+def _from_har(
+    entries: list[Any], *, label: str, host: str | None, path: str | None,
+    prefixes: Sequence[str],
+) -> Observation:
     """One request of a HAR: the one that carried the most auth cookies (the worst state the
     recording shows), the latest on a tie; ``host``/``path`` narrow the choice first."""
     candidates: list[tuple[int, int, int, str, str, str]] = []
@@ -117,7 +129,7 @@ def _from_har(entries: list[Any], *, label: str, host: str | None, path: str | N
             continue
         if path is not None and (parts.path or "/") != path:
             continue
-        auth = sum(1 for c in parse_cookie_header(header) if client_id_of(c.name))
+        auth = sum(1 for c in parse_cookie_header(header) if family_of(c.name, prefixes))
         method = request.get("method")
         candidates.append((auth, len(header), index, header, url,
                            method if isinstance(method, str) else "GET"))

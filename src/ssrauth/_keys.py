@@ -20,6 +20,7 @@ __all__ = [
     "EXPIRES_AT",
     "KNOWN_FIELDS",
     "LAST_AUTH_USER",
+    "OIDC_PREFIX",
     "OIDC_SESSION_FIELDS",
     "PREFIX",
     "SESSION_FIELDS",
@@ -28,6 +29,8 @@ __all__ = [
 ]
 
 PREFIX = "CognitoIdentityServiceProvider"
+#: The default first segment of an OpenID Connect family (``OidcConfig.cookie_prefix``).
+OIDC_PREFIX = "ssrauth"
 LAST_AUTH_USER = "LastAuthUser"
 
 #: What Amplify's ``clearTokens`` removes on sign-out or a rejected refresh, so what we clear too.

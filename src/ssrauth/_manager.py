@@ -25,15 +25,13 @@ from ._coordinator_url import coordinator_from_env
 from ._drive import Steps, adrive, drive
 from ._errors import ConfigError, ProviderError, ProviderRejected, ProviderUnavailable
 from ._events import Event, Events
-from ._jwks import JwksSource
-from ._keys import OIDC_SESSION_FIELDS, AmplifyKeys
 from ._oidc import OidcProvider
 from ._oidc_config import OidcConfig
 from ._plan import RequestTarget
-from ._rules import CognitoRules, OidcRules, TokenRules
+from ._scheme import scheme_of, verification
 from ._session import Decision, Outcome, Session, SessionRules, State
 from ._signin_state import SignInError, SignInState, StateCookie, state_cookie
-from ._tokens import InvalidToken, JwkSet, TokenSet, TokenVerifier, token_digest
+from ._tokens import InvalidToken, JwkSet, TokenSet, token_digest
 
 __all__ = ["RequestAuth", "SessionManager"]
 
@@ -119,30 +117,23 @@ class SessionManager:
         #: Without one passed in, ``SSRAUTH_COORDINATOR`` names it (``LocalCoordinator`` if unset).
         self.coordinator: RefreshCoordinator = coordinator or coordinator_from_env(
             clock=self.clock, events=self.events)
-        token_rules: TokenRules
+        scheme = scheme_of(config)
+        self.keys = scheme.keys
+        discovery: OidcProvider | None = None
         if isinstance(config, OidcConfig):
-            oidc = provider if isinstance(provider, OidcProvider) else OidcProvider(config)
-            self.provider: CognitoProvider | OidcProvider = oidc
-            token_rules = OidcRules(config.client_id, config.audience)
-            # The same cookie family as Amplify's under our own prefix; the user is the sub.
-            self.keys = AmplifyKeys(config.cookie_client_id, prefix=config.cookie_prefix,
-                                    session_fields=OIDC_SESSION_FIELDS)
-            jwks_url: str | OidcProvider = config.jwks_url or oidc
+            discovery = provider if isinstance(provider, OidcProvider) else OidcProvider(config)
+            self.provider: CognitoProvider | OidcProvider = discovery
             self.state_cookie: StateCookie | None = state_cookie(
                 config.cookie_prefix, config.cookie_policy.secure)
         else:
             self.provider = provider if isinstance(provider, CognitoProvider) else (
                 CognitoProvider(config))
-            token_rules = CognitoRules(config.client_id)
-            self.keys = AmplifyKeys(config.client_id)
-            jwks_url = config.jwks_url
             self.state_cookie = None
-        self.jwks = JwksSource(jwks_url, clock=self.clock, timeout=config.timeout,
-                               on_fetched=self._fetched, accepted=token_rules.algorithms)
+        verifier, self.jwks = verification(config, scheme, discovery, clock=self.clock,
+                                           on_fetched=self._fetched)
         self.rules = SessionRules(
             keys=self.keys,
-            verifier=TokenVerifier(issuer=config.issuer, client_id=config.client_id,
-                                   rules=token_rules),
+            verifier=verifier,
             policy=config.cookie_policy,
             refresh_margin=config.refresh_margin,
         )

@@ -13,6 +13,7 @@ from typing import Any, Literal
 from ._config import _DEFAULT_MARGIN, _policy_from_env
 from ._cookies import CookiePolicy
 from ._errors import ConfigError
+from ._keys import OIDC_PREFIX
 
 __all__ = ["OidcConfig"]
 
@@ -45,7 +46,7 @@ class OidcConfig:
     jwks_url: str = ""
     cookie_policy: CookiePolicy = field(default_factory=CookiePolicy)
     #: First segment of every cookie name: ``<cookie_prefix>.<client id>.<sub>.<field>``.
-    cookie_prefix: str = "ssrauth"
+    cookie_prefix: str = OIDC_PREFIX
     refresh_margin: float = _DEFAULT_MARGIN
     timeout: float = 5.0
 

@@ -233,8 +233,8 @@ class TokenVerifier:
 def checked_claims(
     token: str, claims: Mapping[str, Any], token_use: TokenUse, client_id: str
 ) -> VerifiedToken:
-    """The claim rules that follow decoding, shared by :class:`TokenVerifier` and
-    :class:`OfflineReader` so the audit judges a copy the way the server would."""
+    """Cognito's claim rules that follow decoding (``CognitoRules.check``), for the server's
+    verifier and the audit's :class:`OfflineReader` alike."""
     if claims.get("token_use") != token_use:
         raise InvalidToken(f"token_use is {claims.get('token_use')!r}, expected {token_use!r}")
     # Access tokens carry no aud (Cognito docs): the app client is in client_id instead.
@@ -247,24 +247,27 @@ def checked_claims(
 
 
 class OfflineReader(TokenVerifier):
-    """Reads a token's claims WITHOUT checking its signature or issuer.
+    """Reads a token's claims by the provider's rules WITHOUT checking its signature or issuer.
 
-    For ``ssrauth audit`` without a pool config: it must still say which copy of a duplicated
-    token the server would keep (the freshest), and that is a question about claims, not keys.
-    Anyone can forge what it accepts, so nothing that authenticates a request may use it;
-    ``SessionManager`` never builds one.
+    For ``ssrauth audit`` without a pool or provider config: it must still say which copy of a
+    duplicated token the server would keep (the freshest), and that is a question about claims,
+    not keys. Anyone can forge what it accepts, so nothing that authenticates a request may use
+    it; ``SessionManager`` never builds one.
     """
 
-    def __init__(self, *, client_id: str, cache_size: int = 4096) -> None:
-        super().__init__(issuer="", client_id=client_id, cache_size=cache_size)
+    def __init__(self, rules: TokenRules, *, cache_size: int = 4096) -> None:
+        super().__init__(issuer="", client_id="", cache_size=cache_size, rules=rules)
 
     def _verify_uncached(
         self, token: str, token_use: TokenUse, keys: JwkSet  # noqa: ARG002 (no signature)
     ) -> VerifiedToken:
+        audience = self.rules.audience(token_use)
         try:
-            claims: dict[str, Any] = jwt.decode(token, options={"verify_signature": False})
+            claims: dict[str, Any] = jwt.decode(token, audience=audience, options={
+                "verify_signature": False,
+                "verify_aud": audience is not None,
+                "require": self.rules.required(token_use),
+            })
         except PyJWTError as error:
-            raise InvalidToken(f"malformed token: {error}") from None
-        if token_use == "id" and claims.get("aud") != self.client_id:
-            raise InvalidToken("id token was issued to another app client")
-        return checked_claims(token, claims, token_use, self.client_id)
+            raise InvalidToken(f"{token_use} token rejected: {error}") from None
+        return self.rules.check(token, claims, token_use)

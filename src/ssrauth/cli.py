@@ -1,6 +1,6 @@
 """The ``ssrauth`` command. Today one subcommand, ``audit``: the I/O edge around the pure
-analysis in :mod:`ssrauth._audit` (reading files and stdin, fetching the pool's JWKS, printing
-text or JSON, choosing the exit code).
+analysis in :mod:`ssrauth._audit` (reading files and stdin, fetching the pool's or the OpenID
+Connect issuer's JWKS, printing text or JSON, choosing the exit code).
 """
 
 from __future__ import annotations
@@ -15,15 +15,16 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TextIO
 
-from ._audit import AuditReport, FamilyReport, PoolKeys, audit
+from ._audit import AUTH_PREFIXES, AuditReport, FamilyReport, PoolKeys, audit
 from ._audit_sources import SourceError, read_source
 from ._clock import SystemClock
 from ._config import CognitoConfig
 from ._cookies import CookiePolicy
-from ._errors import ConfigError, ProviderUnavailable
-from ._jwks import JwksSource
-from ._keys import PREFIX
-from ._tokens import TokenVerifier
+from ._errors import ConfigError, ProviderError
+from ._keys import OIDC_PREFIX
+from ._oidc import OidcProvider
+from ._oidc_config import OidcConfig
+from ._scheme import scheme_of, verification
 
 __all__ = ["main"]
 
@@ -32,20 +33,25 @@ EXIT_PROBLEMS = 1
 EXIT_USAGE = 2
 
 AUDIT_HELP = """\
-Audit the Amplify (Cognito) auth cookies of one request: a Cookie header (argument or stdin), a
-HAR exported from browser devtools, or a Playwright/Chromium cookie export (context.cookies() or
+Audit the auth cookies of one request: Amplify's Cognito families
+(CognitoIdentityServiceProvider.<clientId>.*) and ssrauth's OpenID Connect families
+(ssrauth.<clientId>.*, or --prefix). The input is a Cookie header (argument or stdin), a HAR
+exported from browser devtools, or a Playwright/Chromium cookie export (context.cookies() or
 storage_state JSON); the format is detected from the content.
 
-Reports every client id's cookie family, duplicates (and which copy js-cookie in the browser,
-a last-copy-wins server and ssrauth would each use), other users' leftover sessions, expired,
-unreadable or (with a pool config) invalid tokens, and sizes against 4096 bytes per cookie and
-8192 for the Cookie header (nginx); then prints the exact Set-Cookie lines ssrauth would send
-to heal the jar.
+Reports every family on its own: duplicates (and which copy js-cookie in the browser, a
+last-copy-wins server and ssrauth would each use), other users' leftover sessions, expired,
+unreadable or (with a pool or provider config) invalid tokens, and sizes against 4096 bytes
+per cookie and 8192 for the Cookie header (nginx); then prints the exact Set-Cookie lines
+ssrauth would send to heal the jar. Cookies of no family are never touched. Without a config
+tokens are read offline by their family's rules (Cognito: the access token authenticates;
+OIDC: the id token does, expiresAt dates an opaque access token).
 
 exit codes:
   0  healthy: nothing to heal, no size limit passed, every token copy readable (and valid
-     with a pool config). An expired session that has a refresh token is a warning only:
-     the server refreshes it on the next request.
+     with a pool or provider config; an opaque OIDC access token is fine). An expired
+     session that has a refresh token is a warning only: the server refreshes it on the
+     next request.
   1  problems: the server would send heal lines (duplicates, another user's session, odd
      name spellings, a dead session it clears), a cookie over 4096 bytes, a Cookie header
      over 8192 bytes, or a token copy that is unreadable or fails verification.
@@ -83,12 +89,21 @@ def _parser() -> argparse.ArgumentParser:
                      "cookie path of an export, or /)")
     cmd.add_argument("--json", action="store_true", help="print the report as JSON")
     pool = cmd.add_argument_group(
-        "pool config (verifies token signatures; otherwise SSRAUTH_* environment variables "
-        "are used when SSRAUTH_USER_POOL_ID or SSRAUTH_AMPLIFY_OUTPUTS is set)")
+        "pool or provider config (verifies token signatures; without these options the "
+        "SSRAUTH_* environment variables are used: a Cognito pool when SSRAUTH_USER_POOL_ID or "
+        "SSRAUTH_AMPLIFY_OUTPUTS is set, an OIDC provider when SSRAUTH_OIDC_ISSUER is)")
     pool.add_argument("--config", metavar="AMPLIFY_OUTPUTS", help="amplify_outputs.json")
     pool.add_argument("--user-pool-id")
-    pool.add_argument("--client-id")
+    pool.add_argument("--client-id", help="the app client id (with --user-pool-id, --config "
+                      "or --oidc-issuer)")
     pool.add_argument("--region")
+    pool.add_argument("--oidc-issuer", metavar="URL", help="an OpenID Connect issuer: its JWKS "
+                      "is found through URL/.well-known/openid-configuration (needs --client-id)")
+    pool.add_argument("--audience", help="with --oidc-issuer: the resource-server audience of "
+                      "RFC 9068 JWT access tokens (OidcConfig.audience); without it access "
+                      "tokens are opaque")
+    pool.add_argument("--prefix", help="an OIDC cookie prefix besides 'ssrauth' "
+                      "(OidcConfig.cookie_prefix); also the prefix of the provider config")
     policy = cmd.add_argument_group("cookie policy of the heal lines (default: the config's, "
                                     "else Amplify's: Path=/, host-only, Secure)")
     policy.add_argument("--cookie-domain", help="the Domain your server writes cookies with")
@@ -101,16 +116,25 @@ def _parser() -> argparse.ArgumentParser:
 
 def _audit(args: argparse.Namespace, out: TextIO, environ: Mapping[str, str]) -> int:
     text, label = _read_input(args)
-    observation = read_source(text, label=label, host=args.host, path=args.path)
-    config = _pool_config(args, environ)
-    policy = config.cookie_policy if config is not None else CookiePolicy()
+    configs = _configs(args, environ)
+    prefixes = tuple(dict.fromkeys([*AUTH_PREFIXES, *([args.prefix] if args.prefix else []),
+                                    *(c.cookie_prefix for c in configs
+                                      if isinstance(c, OidcConfig))]))
+    observation = read_source(text, label=label, host=args.host, path=args.path,
+                              prefixes=prefixes)
+    policy = configs[0].cookie_policy if configs else CookiePolicy()
     if args.cookie_domain is not None:
         policy = dataclasses.replace(policy, domain=args.cookie_domain or None)
     if args.insecure:
         policy = dataclasses.replace(policy, secure=False)
-    pool, pool_error = _pool_keys(config)
+    pools, errors = [], []
+    for config in configs:
+        pool, error = _pool_keys(config)
+        pools += [pool] if pool is not None else []
+        errors += [error] if error is not None else []
     now = args.now if args.now is not None else time.time()
-    report = audit(observation, now=now, policy=policy, pool=pool, pool_error=pool_error)
+    report = audit(observation, now=now, policy=policy, pools=pools, pool_errors=errors,
+                   prefixes=prefixes)
     if args.json:
         json.dump(report.to_json(), out, indent=2)
         out.write("\n")
@@ -130,6 +154,31 @@ def _read_input(args: argparse.Namespace) -> tuple[str, str]:
         raise SourceError(f"cannot read {args.source}: {error.strerror or error}") from None
 
 
+def _configs(
+    args: argparse.Namespace, environ: Mapping[str, str]
+) -> list[CognitoConfig | OidcConfig]:
+    """The configs whose keys verify families: the options' one, else the environment's (a
+    Cognito pool, an OIDC provider, or both, as a deployment with both would have)."""
+    if args.audience and not args.oidc_issuer:
+        raise ConfigError("--audience goes with --oidc-issuer")
+    if args.oidc_issuer:
+        if args.config or args.user_pool_id or args.region:
+            raise ConfigError("--oidc-issuer does not combine with a Cognito pool's options")
+        if not args.client_id:
+            raise ConfigError("--oidc-issuer and --client-id go together")
+        return [OidcConfig(issuer=args.oidc_issuer, client_id=args.client_id,
+                           audience=args.audience or None,
+                           cookie_prefix=args.prefix or OIDC_PREFIX)]
+    cognito = _pool_config(args, environ)
+    if cognito is not None and (args.config or args.user_pool_id):
+        return [cognito]
+    configs: list[CognitoConfig | OidcConfig] = [] if cognito is None else [cognito]
+    if environ.get("SSRAUTH_OIDC_ISSUER"):
+        oidc = OidcConfig.from_env(environ)
+        configs.append(oidc.with_changes(cookie_prefix=args.prefix) if args.prefix else oidc)
+    return configs
+
+
 def _pool_config(args: argparse.Namespace, environ: Mapping[str, str]) -> CognitoConfig | None:
     overrides = {"region": args.region} if args.region else {}
     if args.config:
@@ -146,17 +195,19 @@ def _pool_config(args: argparse.Namespace, environ: Mapping[str, str]) -> Cognit
     return None
 
 
-def _pool_keys(config: CognitoConfig | None) -> tuple[PoolKeys | None, str | None]:
-    """Fetch the pool's JWKS once; a failure is reported in the audit, never a traceback."""
-    if config is None:
-        return None, None
-    source = JwksSource(config.jwks_url, clock=SystemClock(), timeout=config.timeout)
+def _pool_keys(config: CognitoConfig | OidcConfig) -> tuple[PoolKeys | None, str | None]:
+    """Fetch the JWKS once (an OIDC issuer's through discovery), with the verifier and cookie
+    scheme a server with this config builds; a failure is reported in the audit, never a
+    traceback."""
+    scheme = scheme_of(config)
+    discovery = OidcProvider(config) if isinstance(config, OidcConfig) else None
+    verifier, source = verification(config, scheme, discovery, clock=SystemClock())
     try:
         jwks = source.fetch()
-    except ProviderUnavailable as error:
-        return None, f"{error} ({config.jwks_url})"
-    verifier = TokenVerifier(issuer=config.issuer, client_id=config.client_id)
-    return PoolKeys(config.client_id, verifier, jwks), None
+    except ProviderError as error:
+        where = config.jwks_url or (discovery.config.discovery_url if discovery else "")
+        return None, f"{error} ({where})"
+    return PoolKeys(scheme, verifier, jwks), None
 
 
 # -- text output ----------------------------------------------------------------------------
@@ -186,11 +237,12 @@ def render_text(report: AuditReport) -> str:
 
 
 def _family_text(family: FamilyReport) -> list[str]:
-    mode = "tokens verified against the pool" if family.verified else "tokens read offline"
-    lines = [f"client {family.client_id}: {mode}",
+    checked = "the provider" if family.provider == "oidc" else "the pool"
+    mode = f"tokens verified against {checked}" if family.verified else "tokens read offline"
+    lines = [f"client {family.client_id} ({family.prefix}, {family.provider}): {mode}",
              f"  LastAuthUser {', '.join(family.last_auth_user) or '(none)'}; server uses "
              f"{family.user!r}: {family.state} ({family.reason})"]
-    prefix = f"{PREFIX}.{family.client_id}."
+    prefix = f"{family.prefix}.{family.client_id}."
     rows = [("#", "cookie", "bytes", "path", "domain", "token", "sha256")]
     for c in family.copies:
         name = c.name[len(prefix):] if c.name.startswith(prefix) else c.name

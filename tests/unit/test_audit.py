@@ -21,7 +21,8 @@ from ssrauth._audit import (
 )
 from ssrauth._audit_sources import SourceError, read_source
 from ssrauth._cookies import CookiePolicy, parse_cookie_header
-from ssrauth._keys import LAST_AUTH_USER, SESSION_FIELDS
+from ssrauth._keys import LAST_AUTH_USER, PREFIX, SESSION_FIELDS
+from ssrauth._scheme import family_scheme
 from tests.unit.factory import (
     CLIENT_ID,
     HOST,
@@ -49,7 +50,7 @@ ACCESS = KEYS.name("alice", "accessToken")
 def run(header: str, *, path: str = "/", host: str | None = HOST, pool: PoolKeys | None = None,
         policy: CookiePolicy | None = None, now: float = NOW) -> AuditReport:
     observation = read_source(header, label="test", host=host, path=path)
-    return audit(observation, now=now, policy=policy, pool=pool)
+    return audit(observation, now=now, policy=policy, pools=() if pool is None else (pool,))
 
 
 def codes(report: AuditReport, level: str = "problem") -> list[str]:
@@ -154,7 +155,7 @@ def test_with_the_pool_a_forged_copy_is_invalid_and_the_genuine_one_wins() -> No
     forged = Minter(pool_key(KID, seed=1)).access("alice", iat=NOW - 10)  # our kid, wrong key
     genuine = minter().access("alice", iat=NOW - 600)
     header = f"{ACCESS}={forged}; " + signed_in_header("alice", iat=NOW - 600, access=genuine)
-    pool = PoolKeys(CLIENT_ID, verifier(), jwks())
+    pool = PoolKeys(family_scheme(PREFIX, CLIENT_ID), verifier(), jwks())
 
     report = run(header, pool=pool)
 

@@ -42,6 +42,12 @@ logger = logging.getLogger("ssrauth")
 #: the request as anonymous without touching any cookie.
 MAX_COOKIE_HEADER = 64 * 1024
 
+#: Distinct refresh tokens one request may send to the provider (refresh attempts, sign-out
+#: revocations). A Cookie header can carry ~1,500 made-up ``refreshToken`` copies beside its
+#: owner's own verified id token; without a bound each would cost a provider call (and the
+#: client's rate limit at the provider, for every user). A real jar holds a handful at most.
+MAX_PROVIDER_TOKENS = 8
+
 
 @dataclass(frozen=True, slots=True)
 class _FetchJwks:
@@ -63,6 +69,8 @@ class _SignIn:
 @dataclass(frozen=True, slots=True)
 class _SignOut:
     refresh_token: str
+    #: False: tombstone only (beyond MAX_PROVIDER_TOKENS, no provider call).
+    at_provider: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,7 +236,7 @@ class SessionManager:
         if decision.state is not State.NEEDS_REFRESH:
             return self.rules.keep(decision), None, decision
         rejected: ProviderRejected | None = None
-        for refresh_token in decision.refresh_tokens:
+        for refresh_token in decision.refresh_tokens[:MAX_PROVIDER_TOKENS]:
             try:
                 refreshed: Refreshed = yield _Refresh(
                     refresh_token, decision.provider_username or decision.username
@@ -327,8 +335,11 @@ class SessionManager:
         exchanged with its PKCE verifier; the id token must verify and carry its nonce."""
         assert self.state_cookie is not None
         if "error" in query:
-            raise SignInError(f"the provider answered {query['error']}: "
-                              f"{query.get('error_description', '')}".rstrip(": "))
+            # Whoever wrote the link chose these: quoted (no line breaks to forge log lines
+            # with) and cut short, since apps log or show this message.
+            error = repr(str(query["error"])[:100])
+            description = repr(str(query.get("error_description", ""))[:200])
+            raise SignInError(f"the provider answered {error}: {description}")
         pending = self.state_cookie.pending(auth.cookie_header, query)
         if pending is None:
             raise SignInError("no sign-in in progress matches this callback's state")
@@ -355,9 +366,11 @@ class SessionManager:
         refresh_tokens = list(auth.decision.refresh_tokens)
         if auth.outcome.tokens is not None:
             refresh_tokens.insert(0, auth.outcome.tokens.refresh_token)
-        for refresh_token in dict.fromkeys(refresh_tokens):
+        for index, refresh_token in enumerate(dict.fromkeys(refresh_tokens)):
             try:
-                yield _SignOut(refresh_token)
+                # Every token is tombstoned (sign-out is final); only the first few, nearest
+                # the session's own, are revoked at the provider (see MAX_PROVIDER_TOKENS).
+                yield _SignOut(refresh_token, index < MAX_PROVIDER_TOKENS)
             except ProviderError as error:
                 # Sign-out never fails for the user: the tombstone is already in place and the
                 # cookies go regardless; the provider-side revocation is best effort.
@@ -391,9 +404,9 @@ class SessionManager:
                 return self.coordinator.refresh(refresh_token, call)
             case _SignIn(username, password):
                 return self.provider.sign_in(username, password)
-            case _SignOut(refresh_token):
+            case _SignOut(refresh_token, at_provider):
                 self.coordinator.revoke(token_digest(refresh_token))
-                return self.provider.revoke(refresh_token)
+                return at_provider and self.provider.revoke(refresh_token)
             case _GlobalSignOut(access_token):
                 return self.provider.global_sign_out(access_token)
             case _Authorize(state):
@@ -419,9 +432,9 @@ class SessionManager:
                 return await self.coordinator.arefresh(refresh_token, acall)
             case _SignIn(username, password):
                 return await self.provider.asign_in(username, password)
-            case _SignOut(refresh_token):
+            case _SignOut(refresh_token, at_provider):
                 await self.coordinator.arevoke(token_digest(refresh_token))
-                return await self.provider.arevoke(refresh_token)
+                return at_provider and await self.provider.arevoke(refresh_token)
             case _GlobalSignOut(access_token):
                 return await self.provider.aglobal_sign_out(access_token)
             case _Authorize(state):

@@ -304,7 +304,7 @@ def _token_set(data: Mapping[str, Any], previous_refresh_token: str | None) -> T
     expires_in = data.get("expires_in")
     try:
         lifetime = int(expires_in) if expires_in is not None else None
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: JSON's 1e999 is inf
         lifetime = None
     return TokenSet(access_token=access,
                     id_token=id_token if isinstance(id_token, str) else None,

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-import weakref
+import threading
 from collections.abc import Callable
 from typing import Any, Unpack
 
@@ -31,6 +31,7 @@ from ._store import (
     Mark,
     Op,
     Release,
+    Renew,
     Revoke,
     Settle,
     StoreUnavailable,
@@ -81,6 +82,15 @@ if redis.call('HGET', KEYS[1], 'owner') == ARGV[1] then redis.call('DEL', KEYS[1
 return 0
 """
 
+# KEYS: lease. ARGV: owner, lease_until, lease_ms.
+_RENEW = """
+if redis.call('HGET', KEYS[1], 'owner') == ARGV[1] then
+  redis.call('HSET', KEYS[1], 'expires', ARGV[2])
+  redis.call('PEXPIRE', KEYS[1], ARGV[3])
+end
+return 0
+"""
+
 # KEYS: tombstone, result. ARGV: until, tombstone_ms.
 _REVOKE = """
 redis.call('DEL', KEYS[2])
@@ -106,9 +116,11 @@ class RedisStore:
                         if isinstance(url_or_client, str) else url_or_client)
         self._async_client = async_client
         # redis.asyncio connections belong to one event loop; keep a client per loop we serve.
-        self._loop_clients: weakref.WeakKeyDictionary[
-            asyncio.AbstractEventLoop, redis.asyncio.Redis
-        ] = weakref.WeakKeyDictionary()
+        # Not weakly keyed: a client's connections hold their loop, so the key never died and
+        # every closed loop (asyncio.run per request, asgiref's async_to_sync) kept its client
+        # and socket. Clients of closed loops are dropped when a new loop comes (_loop_client).
+        self._loop_clients: dict[asyncio.AbstractEventLoop, redis.asyncio.Redis] = {}
+        self._loop_clients_lock = threading.Lock()
 
     def run(self, op: Op) -> Answer:
         command, parse = self._command(op)
@@ -135,7 +147,12 @@ class RedisStore:
         if client is None:
             client = redis.asyncio.Redis.from_url(self._url, socket_timeout=self.socket_timeout,
                                                   socket_connect_timeout=self.socket_timeout)
-            self._loop_clients[loop] = client
+            with self._loop_clients_lock:  # loops in several threads may come at once
+                for dead in [old for old in self._loop_clients if old.is_closed()]:
+                    # Its connections cannot be closed on a closed loop; once unreachable,
+                    # the garbage collector closes their sockets.
+                    del self._loop_clients[dead]
+                self._loop_clients[loop] = client
         return client
 
     def _key(self, kind: str, key: bytes) -> str:
@@ -160,6 +177,9 @@ class RedisStore:
                         _ms((superseded_until or now) - now)], _claimed
             case Release(_, owner):
                 return ["EVAL", _RELEASE, 1, lease, owner], _nothing
+            case Renew(_, owner, now, lease_until):
+                return ["EVAL", _RENEW, 1, lease, owner, repr(lease_until),
+                        _ms(lease_until - now)], _nothing
             case Revoke(_, now, until):
                 return ["EVAL", _REVOKE, 2, tombstone, result, repr(until),
                         _ms(until - now)], _nothing

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 import jwt
 from jwt.exceptions import PyJWTError
 
-from ._tokens import InvalidToken, TokenUse, VerifiedToken, checked_claims
+from ._tokens import AT_JWT_TYPES, InvalidToken, TokenUse, VerifiedToken, checked_claims
 
 __all__ = [
     "CognitoRules",
@@ -31,8 +31,6 @@ __all__ = [
     "opaque_access_token",
 ]
 
-#: RFC 9068 §2.1: the media type of a JWT access token, with or without ``application/``.
-_AT_JWT_TYPES = frozenset({"at+jwt", "application/at+jwt"})
 
 
 def field_of(use: TokenUse) -> str:
@@ -153,4 +151,4 @@ class OidcRules:
             header = jwt.get_unverified_header(token)
         except PyJWTError:
             return True
-        return str(header.get("typ", "")).lower() not in _AT_JWT_TYPES
+        return str(header.get("typ", "")).lower() not in AT_JWT_TYPES

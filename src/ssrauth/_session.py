@@ -66,7 +66,11 @@ class Session:
 
     @property
     def username(self) -> str:
-        """Cognito's username, from the verified tokens: the name to authorise on."""
+        """The name to authorise on, from the verified tokens: Cognito's username; under
+        OpenID Connect the ``sub``, because a generic provider may let users choose a
+        ``username``-like claim, and only ``sub`` is the issuer's stable identifier."""
+        if self.authenticated_by == "id":
+            return self.sub
         return (self.access_token.username
                 or (self.id_token.username if self.id_token is not None else None)
                 or self.sub)
@@ -278,8 +282,14 @@ class SessionRules:
     def _pick_user(self, family: CookieFamily, jwks: JwkSet) -> tuple[str, _Pick]:
         """The user whose identity token verifies freshest; LastAuthUser decides ties."""
         users = family.last_auth_users()
-        use = self.verifier.rules.identity_use
-        picks = [(u, self._pick(family.entries(u, field_of(use)), use, jwks, None))
+        rules = self.verifier.rules
+        use = rules.identity_use
+        # OIDC families are filed under the id token's sub (``username_is_sub``): an id token
+        # found under another user's names is not that user's session. Otherwise a planted
+        # copy would pair one user's identity with another's access and refresh tokens (and
+        # _verify_new only checks refreshed tokens against the cookie user, not this one).
+        picks = [(u, self._pick(family.entries(u, field_of(use)), use, jwks, None,
+                                owner=u if rules.username_is_sub else None))
                  for u in users]
         valid = [(u, p) for u, p in picks if p.token is not None]
         if valid:
@@ -311,6 +321,7 @@ class SessionRules:
         use: TokenUse,
         jwks: JwkSet,
         partner: VerifiedToken | None,
+        owner: str | None = None,
     ) -> _Pick:
         """Among duplicate copies, the freshest that verifies (and belongs with ``partner``).
 
@@ -335,6 +346,9 @@ class SessionRules:
                 continue
             if partner is not None and token.claims.get("sub") != partner.claims.get("sub"):
                 problems.append(f"{use} token belongs to another user")
+                continue
+            if owner is not None and token.claims.get("sub") != owner:
+                problems.append(f"{use} token is filed under another user's name")
                 continue
             if best is None or _freshness(token) > _freshness(best):
                 best, best_position = token, position

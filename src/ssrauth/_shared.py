@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
+import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -53,6 +54,7 @@ from ._store import (
     Mark,
     Op,
     Release,
+    Renew,
     Revoke,
     Settle,
     Store,
@@ -153,7 +155,8 @@ class SharedCoordinator:
 
         def do(step: _Step) -> Any:
             if step is _CALL:
-                return call()
+                with self._renewing(lease):
+                    return call()
             if isinstance(step, _Pause):
                 time.sleep(step.seconds)
                 return None
@@ -182,7 +185,11 @@ class SharedCoordinator:
 
         async def ado(step: _Step) -> Any:
             if step is _CALL:
-                return await call()
+                renewing = asyncio.create_task(self._arenew(lease))
+                try:
+                    return await call()
+                finally:
+                    renewing.cancel()
             if isinstance(step, _Pause):
                 await asyncio.sleep(step.seconds)
                 return None
@@ -234,9 +241,18 @@ class SharedCoordinator:
         pause, waited = _FIRST_PAUSE, False
         while True:
             now = self._clock.now()
-            claimed = yield Claim(key, owner, now, now + self.lease_ttl)
+            # Ours before the store answers: a request cancelled (or a reply lost) after the
+            # store took the lease must still release it, or every other process waits a whole
+            # lease_ttl. Releasing a lease someone else holds does nothing (owner differs).
+            lease.owner = owner
+            try:
+                claimed = yield Claim(key, owner, now, now + self.lease_ttl)
+            except StoreUnavailable:
+                lease.owner = None  # no store to release it in: do not wait on it again
+                raise
             if claimed is Claimed.LEADER:
                 break
+            lease.owner = None
             if claimed is Claimed.REVOKED:
                 raise SessionRevoked()
             if isinstance(claimed, bytes):
@@ -247,7 +263,6 @@ class SharedCoordinator:
             waited = True
             yield _Pause(pause)
             pause = min(pause * 2, _LAST_PAUSE)
-        lease.owner = owner
         outcome: Refreshed | ProviderRejected
         try:
             tokens: TokenSet = yield _CALL
@@ -270,6 +285,42 @@ class SharedCoordinator:
             return _outcome(open_outcome(refresh_token, key, _sealed(stood)),
                             RefreshSource.COALESCED)
         return _outcome(outcome, RefreshSource.PROVIDER)
+
+    # -- keeping a live leader's lease (the provider call may outlast lease_ttl) ----------------
+    # Without this, a slow provider call (httpx's timeout is per phase: connect, then read, so
+    # one call can take well over lease_ttl) let the lease lapse: a second process claimed it
+    # and called the provider too. With rotation one of the two calls is refused (the token was
+    # just retired), and a refusal settled before the winner's superseded mark clears cookies.
+    # A dead leader renews nothing, so its lease still lapses lease_ttl after its last renewal.
+
+    def _renewal(self, lease: _Lease) -> Renew | None:
+        if lease.owner is None:
+            return None
+        now = self._clock.now()
+        return Renew(lease.key, lease.owner, now, now + self.lease_ttl)
+
+    @contextlib.contextmanager
+    def _renewing(self, lease: _Lease) -> Iterator[None]:
+        done = threading.Event()
+
+        def renew() -> None:
+            while not done.wait(self.lease_ttl / 3):
+                renewal = self._renewal(lease)
+                if renewal is not None:
+                    self._run(renewal, None)
+
+        threading.Thread(target=renew, name="ssrauth-lease", daemon=True).start()
+        try:
+            yield
+        finally:
+            done.set()
+
+    async def _arenew(self, lease: _Lease) -> None:
+        while True:
+            await asyncio.sleep(self.lease_ttl / 3)
+            renewal = self._renewal(lease)
+            if renewal is not None:
+                await self._arun(renewal, None)
 
     def _revoke(self, key: bytes) -> Revoke:
         now = self._clock.now()

@@ -24,6 +24,8 @@ __all__ = ["SignInError", "SignInState", "safe_return_to", "state_cookie"]
 
 #: Ten minutes to get through the provider's sign-in pages.
 STATE_MAX_AGE = 600
+#: Longest return path kept; the state cookie's other values take about 200 bytes.
+MAX_RETURN_TO = 2048
 
 
 class SignInError(SsrAuthError):
@@ -34,10 +36,12 @@ class SignInError(SsrAuthError):
 
 def safe_return_to(value: str) -> str:
     """Only a path on this site: ``//evil.example`` and ``/\\evil.example`` are other hosts to
-    a browser, and an absolute URL is an open redirect."""
+    a browser, and an absolute URL is an open redirect. At most ``MAX_RETURN_TO`` characters:
+    a longer one would push the state cookie past the 4096 bytes a browser keeps, and the
+    sign-in would fail for want of it."""
     if not value.startswith("/") or value.startswith(("//", "/\\")) or any(
         ch in value for ch in "\r\n\t"
-    ):
+    ) or len(value) > MAX_RETURN_TO:
         return "/"
     return value
 
@@ -63,7 +67,9 @@ class SignInState:
     def decode(cls, value: str) -> SignInState | None:
         try:
             data = json.loads(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)))
-        except ValueError:
+        except (ValueError, RecursionError):
+            # RecursionError: a cookie of nested "[[[[…" (2 KB is enough); it must be "no
+            # sign-in in progress", never an exception (a 500) on the callback.
             return None
         if not (isinstance(data, list) and len(data) == 4
                 and all(isinstance(item, str) and item for item in data)):

@@ -28,6 +28,7 @@ from ._store import (
     Mark,
     Op,
     Release,
+    Renew,
     Revoke,
     Settle,
     StoreUnavailable,
@@ -140,6 +141,11 @@ def _answer(db: sqlite3.Connection, op: Op) -> Answer:
         case Release(key, owner):
             with _writing(db, None):
                 _release(db, key, owner)
+            return None
+        case Renew(key, owner, _, lease_until):
+            with _writing(db, None):
+                db.execute("UPDATE ssrauth_marks SET expires = ? WHERE kind = 'lease'"
+                           " AND key = ? AND owner = ?", (lease_until, key, owner))
             return None
         case Revoke(key, _, until):
             with _writing(db, None):

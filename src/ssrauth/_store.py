@@ -23,6 +23,7 @@ __all__ = [
     "Mark",
     "Op",
     "Release",
+    "Renew",
     "Revoke",
     "Settle",
     "Store",
@@ -84,6 +85,17 @@ class Release:
 
 
 @dataclass(frozen=True, slots=True)
+class Renew:
+    """Move ``owner``'s lease on to ``lease_until`` if ``owner`` still holds it (the provider
+    call is still running: the lease must not lapse under a live leader)."""
+
+    key: bytes
+    owner: str
+    now: float
+    lease_until: float
+
+
+@dataclass(frozen=True, slots=True)
 class Revoke:
     """Tombstone ``key`` until ``until`` and drop any stored result."""
 
@@ -99,9 +111,9 @@ class IsMarked:
     now: float
 
 
-Op = Claim | Settle | Release | Revoke | IsMarked
+Op = Claim | Settle | Release | Renew | Revoke | IsMarked
 #: What an operation answers: Claim → Claimed | bytes, Settle → Claimed.REVOKED | bytes,
-#: IsMarked → bool, Release and Revoke → None.
+#: IsMarked → bool, Release, Renew and Revoke → None.
 Answer = Claimed | bytes | bool | None
 
 

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from ._rules import TokenRules
 
 __all__ = [
+    "AT_JWT_TYPES",
     "InvalidToken",
     "JwkSet",
     "OfflineReader",
@@ -40,6 +41,8 @@ _DEFAULT_ALGS = {("RSA", None): "RS256", ("EC", "P-256"): "ES256", ("EC", "P-384
                  ("EC", "P-521"): "ES512", ("OKP", "Ed25519"): "EdDSA"}
 #: Which key type each algorithm family needs: an ``alg`` member must agree with ``kty``.
 _ALG_KTY = {"RS": "RSA", "PS": "RSA", "ES": "EC", "Ed": "OKP"}
+#: RFC 9068 §2.1: the media type of a JWT access token, with or without ``application/``.
+AT_JWT_TYPES = frozenset({"at+jwt", "application/at+jwt"})
 
 
 class InvalidToken(Exception):
@@ -209,6 +212,11 @@ class TokenVerifier:
         algorithm = keys.algorithm(kid)
         if header.get("alg") != algorithm:
             raise InvalidToken(f"algorithm {header.get('alg')!r} does not match the key")
+        if token_use == "id" and str(header.get("typ", "")).lower() in AT_JWT_TYPES:
+            # RFC 9068 §4: a JWT access token is never an id token, even when its aud is our
+            # client id (the app's own API): it may have been issued to any client, and one
+            # without azp would otherwise sign its bearer in as its user.
+            raise InvalidToken("an access token (typ at+jwt) is not an id token")
         audience = rules.audience(token_use)
         try:
             claims: dict[str, Any] = jwt.decode(

@@ -1,0 +1,71 @@
+"""Found in the OIDC security review, against the real oidc-provider: a Cookie header must not
+multiply the provider calls one request makes."""
+
+from __future__ import annotations
+
+import pytest
+
+from ssrauth import ManualClock, SessionManager
+from ssrauth._tokens import token_digest
+from tests.integration.conftest import Browser, value_of
+from tests.integration.oidc.conftest import PREFIX, log_in
+from tests.integration.oidc.idp import AT_TTL, TestIdp
+
+pytestmark = pytest.mark.anyio
+
+REFRESH = "token:refresh_token"
+REVOKE = "/token/revocation"
+
+
+def _padded_header(browser: Browser, copies: int) -> str:
+    """Alice's real (expired-access) session plus ``copies`` made-up refresh tokens, each under
+    a name spelling of its own: what anyone with their own id token can send."""
+    real = {f: value_of(browser.jar, f"{PREFIX}.alice.{f}")
+            for f in ("idToken", "accessToken", "refreshToken", "expiresAt")}
+    parts = [f"{PREFIX}.LastAuthUser=alice"]
+    parts += [f"{PREFIX}.alice.{f}={v}" for f, v in real.items() if f != "refreshToken"]
+    parts += [f"{PREFIX}.alice.refreshToken=made-up-{i}" for i in range(copies)]
+    parts.append(f"{PREFIX}.alice.refreshToken={real['refreshToken']}")
+    return "; ".join(parts)
+
+
+async def test_many_refresh_token_copies_do_not_multiply_refresh_grants(
+    browser: Browser, idp: TestIdp, clock: ManualClock
+) -> None:
+    await log_in(browser, idp)
+    clock.advance(AT_TTL + 5)
+    header = _padded_header(browser, 40)
+    idp.reset_counts()
+    answer = await browser.get("/api/me", cookie_header=header)
+    assert answer.status_code in (401, 200)
+    assert idp.proxy.count(REFRESH) <= 8
+
+
+async def test_many_refresh_token_copies_do_not_multiply_revocations(
+    browser: Browser, idp: TestIdp, manager: SessionManager
+) -> None:
+    await log_in(browser, idp)
+    real = value_of(browser.jar, f"{PREFIX}.alice.refreshToken")
+    header = _padded_header(browser, 40)
+    idp.reset_counts()
+    answer = await browser.post("/signout", cookie_header=header)
+    assert answer.status_code == 200
+    assert idp.proxy.count(REVOKE) <= 8
+    # Sign-out is still final: every token the request carried is tombstoned.
+    assert manager.coordinator.is_revoked(token_digest(real))
+    assert manager.coordinator.is_revoked(token_digest("made-up-39"))
+
+
+async def test_a_forged_error_callback_cannot_put_line_breaks_in_the_sign_in_error(
+    browser: Browser
+) -> None:
+    """``error`` and ``error_description`` come from whoever wrote the link: the SignInError
+    an app logs (or shows) must not carry their line breaks (forged log lines)."""
+    answer = await browser.get("/callback", params={
+        "error": "access_denied\r\nINFO forged", "error_description": "x\n" + "y" * 5000})
+    assert answer.status_code == 400
+    message = answer.json()["error"]
+    assert "\n" not in message
+    assert "\r" not in message
+    assert "access_denied" in message
+    assert len(message) < 1000

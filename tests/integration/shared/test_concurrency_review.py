@@ -1,0 +1,184 @@
+"""Found in the concurrency review of the shared coordinators, each against the real stores."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import os
+import threading
+import warnings
+from collections.abc import Callable
+
+import pytest
+
+from ssrauth._clock import ManualClock
+from ssrauth._coordinator import RefreshSource
+from ssrauth._errors import ProviderRejected, ProviderUnavailable
+from ssrauth._redis import RedisStore
+from ssrauth._shared import SharedCoordinator
+from ssrauth._store import Answer, Claim, Claimed, Op, Renew, Store
+from ssrauth._tokens import TokenSet, token_digest
+
+from .stores import REDIS_URL, StoreSpec
+
+TOKEN = "refresh-token-of-alice"
+KEY = token_digest(TOKEN)
+PATIENCE = 10.0
+
+
+def test_redis_clients_of_closed_event_loops_are_let_go(
+    new_store: Callable[[str], StoreSpec],
+) -> None:
+    """A WSGI app that runs async code per request (asgiref's async_to_sync, asyncio.run) sees
+    a new event loop every time. A client per loop kept in a WeakKeyDictionary never went: its
+    connections hold the loop, so the key stayed alive, with an open socket per request."""
+    coord = new_store("redis").coordinator(ManualClock())
+    before = _sockets()
+    assert isinstance(coord.store, RedisStore)
+    for _ in range(12):
+        assert not asyncio.run(coord.ais_revoked(KEY))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)  # the dead loops' unclosed sockets
+        gc.collect()
+    assert len(coord.store._loop_clients) <= 1
+    assert _sockets() - before <= 1, REDIS_URL
+
+
+def _sockets() -> int:
+    """How many sockets this process has open."""
+    found = 0
+    for fd in os.listdir(f"/proc/{os.getpid()}/fd"):
+        with contextlib.suppress(OSError):  # the listing's own descriptor, gone by now
+            found += os.readlink(f"/proc/{os.getpid()}/fd/{fd}").startswith("socket:")
+    return found
+
+
+class _AppliedThenStuck:
+    """The store applies a Claim, then the answer never comes back (the request is cancelled
+    while it waits: a client disconnect under an ASGI server)."""
+
+    def __init__(self, inner: Store) -> None:
+        self.inner = inner
+        self.applied = threading.Event()
+
+    def run(self, op: Op) -> Answer:
+        return self.inner.run(op)
+
+    async def arun(self, op: Op) -> Answer:
+        answer = await self.inner.arun(op)
+        if isinstance(op, Claim):
+            self.applied.set()
+            await asyncio.Event().wait()
+        return answer
+
+
+def test_a_request_cancelled_while_claiming_does_not_hold_the_lease(store: StoreSpec) -> None:
+    """Cancelled between the store taking the lease and the flow hearing it: the lease was
+    never released, so every other process waited a whole lease_ttl (or timed out: 503)."""
+    clock = ManualClock()
+    stuck = _AppliedThenStuck(store.coordinator(clock).store)
+    first = SharedCoordinator(stuck, clock=clock)
+    other = store.coordinator(clock, wait_timeout=0.2)
+    calls: list[str] = []
+
+    async def never() -> TokenSet:
+        raise AssertionError("the cancelled request never got to call the provider")
+
+    async def cancelled() -> None:
+        task = asyncio.create_task(first.arefresh(TOKEN, never))
+        while not stuck.applied.is_set():
+            await asyncio.sleep(0.001)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await asyncio.wait_for(task, PATIENCE)
+
+    asyncio.run(cancelled())
+
+    def provider() -> TokenSet:
+        calls.append("called")
+        return TokenSet("access", "id", TOKEN)
+
+    refreshed = other.refresh(TOKEN, provider)  # no lease is held: it leads, without waiting
+    assert refreshed.tokens.refresh_token == TOKEN
+    assert calls == ["called"]
+    assert other.store.run(Claim(KEY, "someone", clock.now(), clock.now() + 8)) != Claimed.BUSY
+
+
+class _CountingRenewals:
+    def __init__(self, inner: Store) -> None:
+        self.inner = inner
+        self.renewals = 0
+        self.renewed = threading.Condition()
+
+    def run(self, op: Op) -> Answer:
+        answer = self.inner.run(op)
+        self._count(op)
+        return answer
+
+    async def arun(self, op: Op) -> Answer:
+        answer = await self.inner.arun(op)
+        self._count(op)
+        return answer
+
+    def _count(self, op: Op) -> None:
+        if isinstance(op, Renew):
+            with self.renewed:
+                self.renewals += 1
+                self.renewed.notify_all()
+
+    def wait_for_renewal_after(self, seen: int) -> None:
+        with self.renewed:
+            assert self.renewed.wait_for(lambda: self.renewals > seen, PATIENCE), "no renewal"
+
+
+@pytest.mark.parametrize("face", ["sync", "async"])
+def test_a_slow_provider_call_keeps_its_lease(store: StoreSpec, face: str) -> None:
+    """A provider call that outlasts lease_ttl (httpx's timeouts are per phase) must keep the
+    key: otherwise another process calls the provider with the same token, and with rotation
+    one of the two is refused (the token was just retired) and that refusal clears cookies."""
+    clock = ManualClock()
+    counting = _CountingRenewals(store.coordinator(clock).store)
+    slow = SharedCoordinator(counting, clock=clock, lease_ttl=0.3)
+    other = store.coordinator(clock, wait_timeout=0.2)
+    started, finish = threading.Event(), threading.Event()
+    calls: list[str] = []
+    rotated = TokenSet("access", "id", "rotated-refresh-token")
+
+    def provider() -> TokenSet:
+        calls.append("call")
+        if len(calls) > 1:
+            raise ProviderRejected("already rotated", "RefreshTokenReuseException")
+        started.set()
+        assert finish.wait(PATIENCE)
+        return rotated
+
+    async def aprovider() -> TokenSet:
+        return await asyncio.to_thread(provider)
+
+    results: list[object] = []
+
+    def leader() -> None:
+        if face == "sync":
+            results.append(slow.refresh(TOKEN, provider))
+        else:
+            results.append(asyncio.run(slow.arefresh(TOKEN, aprovider)))
+
+    thread = threading.Thread(target=leader)
+    thread.start()
+    assert started.wait(PATIENCE)
+    for _ in range(3):  # the call runs for many lease_ttls of the coordinator's clock
+        seen = counting.renewals
+        clock.advance(10)
+        counting.wait_for_renewal_after(seen)
+        with pytest.raises(ProviderUnavailable):  # still busy: waits, keeps cookies
+            other.refresh(TOKEN, provider)
+    finish.set()
+    thread.join(PATIENCE)
+
+    assert calls == ["call"]
+    assert len(results) == 1
+    late = other.refresh(TOKEN, provider)
+    assert late.tokens == rotated
+    assert late.source is RefreshSource.GRACE
+    assert other.is_superseded(KEY)

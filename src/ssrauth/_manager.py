@@ -47,6 +47,10 @@ MAX_COOKIE_HEADER = 64 * 1024
 #: owner's own verified id token; without a bound each would cost a provider call (and the
 #: client's rate limit at the provider, for every user). A real jar holds a handful at most.
 MAX_PROVIDER_TOKENS = 8
+#: Distinct refresh tokens one sign-out tombstones. Each is a coordinator write (a store write
+#: with a shared coordinator), so a padded header must not turn one sign-out into ~1,500 of
+#: them. No real jar comes near it: past it, the tokens are the signing-out user's own padding.
+MAX_SIGN_OUT_TOKENS = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -366,10 +370,11 @@ class SessionManager:
         refresh_tokens = list(auth.decision.refresh_tokens)
         if auth.outcome.tokens is not None:
             refresh_tokens.insert(0, auth.outcome.tokens.refresh_token)
-        for index, refresh_token in enumerate(dict.fromkeys(refresh_tokens)):
+        distinct = list(dict.fromkeys(refresh_tokens))[:MAX_SIGN_OUT_TOKENS]
+        for index, refresh_token in enumerate(distinct):
             try:
-                # Every token is tombstoned (sign-out is final); only the first few, nearest
-                # the session's own, are revoked at the provider (see MAX_PROVIDER_TOKENS).
+                # Every token a real jar can hold is tombstoned (sign-out is final); only the
+                # first few, nearest the session's own, are revoked at the provider.
                 yield _SignOut(refresh_token, index < MAX_PROVIDER_TOKENS)
             except ProviderError as error:
                 # Sign-out never fails for the user: the tombstone is already in place and the

@@ -69,3 +69,20 @@ async def test_a_forged_error_callback_cannot_put_line_breaks_in_the_sign_in_err
     assert "\r" not in message
     assert "access_denied" in message
     assert len(message) < 1000
+
+
+async def test_a_padded_sign_out_writes_a_bounded_number_of_tombstones(
+    browser: Browser, idp: TestIdp, manager: SessionManager
+) -> None:
+    """Each tombstone is a store write with a shared coordinator: 300 made-up tokens must not
+    cost 300 of them. The session's own token, sent before the padding, is tombstoned."""
+    await log_in(browser, idp)
+    real = value_of(browser.jar, f"{PREFIX}.alice.refreshToken")
+    header = _padded_header(browser, 300).replace(
+        f"{PREFIX}.LastAuthUser=alice", f"{PREFIX}.LastAuthUser=alice; "
+        f"{PREFIX}.alice.refreshToken={real}")
+    answer = await browser.post("/signout", cookie_header=header)
+    assert answer.status_code == 200
+    assert manager.coordinator.is_revoked(token_digest(real))
+    made_up = [token_digest(f"made-up-{i}") for i in range(300)]
+    assert 0 < sum(manager.coordinator.is_revoked(d) for d in made_up) < 64

@@ -205,7 +205,7 @@ class CognitoProvider:
                 raise ProviderUnavailable(str(unsupported), unsupported.code) from None
             if not self._warned_no_revoke:
                 logger.warning("ssrauth: endpoint lacks RevokeToken; refresh tokens are not "
-                               "revoked, only tombstoned in this process")
+                               "revoked, only tombstoned by the coordinator")
                 self._warned_no_revoke = True
             if unsupported.certain:
                 self.supports_revoke_token = False

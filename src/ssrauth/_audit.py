@@ -345,12 +345,9 @@ def _family(
     keys, token_rules = scheme.keys, scheme.rules
     reader = OfflineReader(token_rules)
     verified = pool is not None
-    if pool is not None:
-        rules = SessionRules(keys=keys, verifier=pool.verifier, policy=policy)
-        decision = rules.decide(header, target, pool.jwks, now)
-    else:
-        rules = SessionRules(keys=keys, verifier=reader, policy=policy)
-        decision = rules.decide(header, target, JwkSet(), now)
+    verifier, jwks = (pool.verifier, pool.jwks) if pool is not None else (reader, JwkSet())
+    decision = SessionRules(keys=keys, verifier=verifier, policy=policy).decide(
+        header, target, jwks, now)
 
     copies: list[CopyReport] = []
     for position, cookie in enumerate(sent):

@@ -55,7 +55,7 @@ def _from_header(text: str, *, label: str, host: str | None, path: str | None) -
         if line:
             lines.append(line)
     header = "; ".join(lines)
-    cookies = tuple(ObservedCookie(c.name, c.value) for c in parse_cookie_header(header))
+    cookies = _header_cookies(header)
     if not cookies:
         raise SourceError(f"{label}: no cookies found (expected name=value pairs)")
     return Observation(cookies, header_order=True, source=f"Cookie header ({label})",
@@ -143,9 +143,14 @@ def _from_har(
     carrying = sum(1 for c in candidates if c[0])
     source = (f"HAR {label}: {method} {url} (entry {index + 1} of {len(entries)}; "
               f"{carrying} requests carried auth cookies)")
-    cookies = tuple(ObservedCookie(c.name, c.value) for c in parse_cookie_header(header))
+    cookies = _header_cookies(header)
     return Observation(cookies, header_order=True, source=source, host=parts.netloc or host,
                        path=parts.path or "/", raw_header=header)
+
+
+def _header_cookies(header: str) -> tuple[ObservedCookie, ...]:
+    """A Cookie header's pairs in sending order; names and values are all it tells."""
+    return tuple(ObservedCookie(c.name, c.value) for c in parse_cookie_header(header))
 
 
 def _har_cookie_header(request: Mapping[str, Any]) -> str:

@@ -21,7 +21,7 @@ import httpx
 from ._config import CognitoConfig
 from ._drive import Steps, adrive, drive
 from ._errors import ProviderError, ProviderRejected, ProviderUnavailable, SignInChallenge
-from ._http import HttpClients
+from ._http import HttpClients, transport_error
 from ._tokens import TokenSet
 
 __all__ = ["CognitoProvider", "SignInResult"]
@@ -238,7 +238,7 @@ class CognitoProvider:
         try:
             response = self._http.sync().post(url, headers=headers, content=content)
         except httpx.HTTPError as error:
-            raise _transport_error(call, error) from None
+            raise transport_error(call.operation, error) from None
         return _classify(call, response)
 
     async def _asend(self, call: _Call) -> dict[str, Any]:
@@ -246,13 +246,8 @@ class CognitoProvider:
         try:
             response = await self._http.async_().post(url, headers=headers, content=content)
         except httpx.HTTPError as error:
-            raise _transport_error(call, error) from None
+            raise transport_error(call.operation, error) from None
         return _classify(call, response)
-
-
-def _transport_error(call: _Call, error: httpx.HTTPError) -> ProviderUnavailable:
-    kind = "timed out" if isinstance(error, httpx.TimeoutException) else "failed"
-    return ProviderUnavailable(f"{call.operation} {kind}: {error.__class__.__name__}")
 
 
 def _classify(call: _Call, response: httpx.Response) -> dict[str, Any]:

@@ -8,7 +8,9 @@ import weakref
 
 import httpx
 
-__all__ = ["HttpClients"]
+from ._errors import ProviderUnavailable
+
+__all__ = ["HttpClients", "transport_error"]
 
 
 class HttpClients:
@@ -40,3 +42,10 @@ class HttpClients:
         if client is None:
             client = self._loop_clients[loop] = httpx.AsyncClient(timeout=self._timeout)
         return client
+
+
+def transport_error(what: str, error: httpx.HTTPError) -> ProviderUnavailable:
+    """A request that got no answer (timeout, refused connection): never a verdict on the
+    session, so always :class:`ProviderUnavailable`."""
+    kind = "timed out" if isinstance(error, httpx.TimeoutException) else "failed"
+    return ProviderUnavailable(f"{what} {kind}: {error.__class__.__name__}")

@@ -77,6 +77,8 @@ class JwksSource:
         return (await self._flight.arun("jwks", self._afetch_now))[0]
 
     def _failed(self, error: ProviderUnavailable) -> ProviderUnavailable:
+        """Every failed fetch goes through here (``_accept``'s refusals included, raised inside
+        the fetch's ``try``), so ``last_failure`` is set in one place."""
         self.last_failure = error
         return error
 
@@ -116,16 +118,15 @@ class JwksSource:
 
     def _accept(self, response: httpx.Response) -> JwkSet:
         if not response.is_success:
-            message = f"JWKS fetch answered HTTP {response.status_code}"
-            raise self._failed(ProviderUnavailable(message))
+            raise ProviderUnavailable(f"JWKS fetch answered HTTP {response.status_code}")
         try:
             document: Any = response.json()
             keys = JwkSet.from_json(document, self.accepted)
         except ValueError as error:
-            raise self._failed(ProviderUnavailable(f"JWKS document unusable: {error}")) from None
+            raise ProviderUnavailable(f"JWKS document unusable: {error}") from None
         if not keys.keys:
             accepted = "/".join(self.accepted)
-            raise self._failed(ProviderUnavailable(f"JWKS document has no {accepted} signing key"))
+            raise ProviderUnavailable(f"JWKS document has no {accepted} signing key")
         self.current = keys
         self.last_failure = None
         if self._on_fetched is not None:

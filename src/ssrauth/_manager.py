@@ -503,7 +503,7 @@ class RequestAuth:
     """The auth state of one request, attached to it by the adapters.
 
     Read ``session`` (or ``user``); call :meth:`sign_in` / :meth:`sign_out` from a handler; the
-    adapter turns the final outcome into Set-Cookie lines with :meth:`set_cookie_headers`.
+    adapter adds the final outcome's headers with :meth:`response_headers` (via ``_respond``).
     """
 
     __slots__ = ("_fresh_sign_in", "cookie_header", "decision", "extra_set_cookies", "manager",

@@ -22,7 +22,7 @@ import httpx
 
 from ._drive import Steps, adrive, drive
 from ._errors import ConfigError, ProviderRejected, ProviderUnavailable
-from ._http import HttpClients
+from ._http import HttpClients, transport_error
 from ._oidc_config import OidcConfig
 from ._tokens import TokenSet
 
@@ -76,6 +76,7 @@ class OidcMetadata:
 @dataclass(frozen=True, slots=True)
 class _Get:
     url: str
+    what: str = "discovery"
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,32 +245,26 @@ class OidcProvider:
         client = self._http.sync()
         try:
             if isinstance(call, _Get):
-                return _classify("discovery", client.get(call.url))
+                return _classify(call.what, client.get(call.url))
             form, headers = self._authenticated(call)
             return _classify(call.what, client.post(call.url, data=form, headers=headers))
         except httpx.HTTPError as error:
-            raise _transport_error(call, error) from None
+            raise transport_error(call.what, error) from None
 
     async def _asend(self, call: _Call) -> Any:
         client = self._http.async_()
         try:
             if isinstance(call, _Get):
-                return _classify("discovery", await client.get(call.url))
+                return _classify(call.what, await client.get(call.url))
             form, headers = self._authenticated(call)
             return _classify(call.what,
                              await client.post(call.url, data=form, headers=headers))
         except httpx.HTTPError as error:
-            raise _transport_error(call, error) from None
+            raise transport_error(call.what, error) from None
 
 
 def _with_query(endpoint: str, params: Mapping[str, str]) -> str:
     return endpoint + ("&" if "?" in endpoint else "?") + urlencode(params)
-
-
-def _transport_error(call: _Call, error: httpx.HTTPError) -> ProviderUnavailable:
-    what = "discovery" if isinstance(call, _Get) else call.what
-    kind = "timed out" if isinstance(error, httpx.TimeoutException) else "failed"
-    return ProviderUnavailable(f"{what} {kind}: {error.__class__.__name__}")
 
 
 def _classify(what: str, response: httpx.Response) -> Any:

@@ -64,7 +64,7 @@ def require_user(view: View) -> View:
     @functools.wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         refused = refusal(get_auth())
-        if refused is not None and refused.retry_after is not None:
+        if refused is not None and refused.status == ServiceUnavailable.code:
             raise ServiceUnavailable(refused.detail, retry_after=refused.retry_after)
         if refused is not None:
             raise Unauthorized(refused.detail)

@@ -30,7 +30,7 @@ from ._keys import (
     AmplifyKeys,
     AuthCookieName,
 )
-from ._plan import RequestTarget, _hostname, ancestor_paths, domain_variants
+from ._plan import RequestTarget, ancestor_paths, bounded, domain_variants, hostname
 from ._rules import TokenRules, field_of
 from ._scheme import CookieScheme, family_scheme
 from ._session import Decision, SessionRules, State
@@ -305,9 +305,11 @@ def _domain_visible(cookie: ObservedCookie, host: str | None) -> bool:
     if cookie.domain is None or host is None:
         return True
     domain = cookie.domain.lstrip(".").lower()
+    name = hostname(host)
     if cookie.host_only:
-        return domain == _hostname(host)
-    return domain in domain_variants(host, CookiePolicy())
+        return domain == name
+    # RFC 6265 §5.1.3 domain-match: the host itself or a parent (never a bare top label).
+    return domain == name or ("." in domain and name.endswith("." + domain))
 
 
 def _path_visible(cookie: ObservedCookie, path: str) -> bool:
@@ -381,13 +383,21 @@ def _family(
     for other in device_only:
         say("note", "device-keys", f"device keys of {other!r} (kept: Amplify remembers devices "
             "across sign-outs)")
+    strays = dict.fromkeys(c.domain.lstrip(".").lower() for c in copies
+                           if c.domain and not c.host_only)
+    reachable = {d for d in domain_variants(target.host, policy) if d is not None}
+    for domain in strays:
+        if target.host and domain not in reachable:
+            say("warning", "stray-domain",
+                f"copies under Domain={domain}, which the server never deletes (a parent domain "
+                "it is not configured for): add it to CookiePolicy.extra_domains")
     for copy in copies:
         token = copy.token
         if token is not None and token.status in ("unreadable", "invalid"):
             say("problem", f"token-{token.status}", f"copy #{copy.position} "
                 f"({_label(copy.username, copy.field)}): {token.detail}")
     _state_findings(decision, verified, say)
-    heal = tuple(render_set_cookie(cookie, policy) for cookie in decision.plan)
+    heal = tuple(render_set_cookie(cookie, policy) for cookie in bounded(decision.plan)[0])
     if heal:
         say("problem", "needs-healing",
             f"the server would send {len(heal)} Set-Cookie lines to heal this family")

@@ -21,6 +21,10 @@ __all__ = [
     "default_path",
     "encode_name",
     "encode_value",
+    "is_cookie_name",
+    "is_cookie_path",
+    "is_cookie_value",
+    "is_domain_name",
     "pair_name",
     "pair_value",
     "parse_cookie_header",
@@ -31,6 +35,47 @@ __all__ = [
 #: RFC 6265 §6.1 asks browsers to store at least 4096 bytes per cookie (name + value + attributes);
 #: Chrome, Firefox and Safari all drop a cookie whose name and value pass 4096 bytes. We warn there.
 COOKIE_SIZE_LIMIT = 4096
+
+#: RFC 6265bis §5.6 (step 3 of the Path and Domain attributes): a browser ignores an attribute
+#: value longer than 1024 bytes, so no cookie can live on a longer path.
+MAX_ATTRIBUTE_VALUE = 1024
+
+# What a browser keeps in a cookie name or value and echoes back, as latin-1 text of the bytes
+# (RFC 6265bis §5.6: a line with a CTL other than HTAB is ignored whole; ";" ends the pair).
+# Names exclude "=", values may hold it. Bytes over 0x7f are UTF-8 a browser accepted as sent.
+_COOKIE_NAME = re.compile(r"[\x21-\x3a\x3c\x3e-\x7e\x80-\xff](?:[\x20-\x3a\x3c\x3e-\x7e\x80-\xff]*"
+                          r"[\x21-\x3a\x3c\x3e-\x7e\x80-\xff])?")
+_COOKIE_VALUE = re.compile(r"[\x20-\x3a\x3c-\x7e\x80-\xff]*")
+# RFC 6265 §4.1.1 path-value: any CHAR except CTLs or ";" (US-ASCII only: browsers percent-
+# escape everything else in a URL path, so no cookie path can hold it).
+_COOKIE_PATH = re.compile(r"/[\x20-\x3a\x3c-\x7e]*")
+# RFC 1034 §3.5 / RFC 1123 §2.1 host names (lower-cased), with "_" since real hosts use it.
+_DOMAIN_NAME = re.compile(r"(?:[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?\.)*"
+                          r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?")
+
+
+def is_cookie_name(name: str) -> bool:
+    """A name a Set-Cookie line can carry as it is: no CTL, ``;``, ``=`` or edge whitespace,
+    nothing beyond latin-1. Anything else would add attributes or split the header line."""
+    return _COOKIE_NAME.fullmatch(name) is not None
+
+
+def is_cookie_value(value: str) -> bool:
+    """A value a Set-Cookie line can carry as it is (no CTL, no ``;``, latin-1 only)."""
+    return _COOKIE_VALUE.fullmatch(value) is not None
+
+
+def is_cookie_path(path: str) -> bool:
+    """A Path attribute a browser would store: absolute, printable US-ASCII without ``;``, at
+    most 1024 bytes (RFC 6265 §4.1.1, RFC 6265bis §5.6.4)."""
+    return len(path) <= MAX_ATTRIBUTE_VALUE and _COOKIE_PATH.fullmatch(path) is not None
+
+
+def is_domain_name(domain: str) -> bool:
+    """A lower-case DNS host name fit for a Domain attribute (RFC 6265 §4.1.2.3: a subdomain
+    per RFC 1034 §3.5; at most 253 characters)."""
+    return len(domain) <= 253 and _DOMAIN_NAME.fullmatch(domain) is not None
+
 
 #: Amplify's server default (adapter-core ``DEFAULT_AUTH_TOKEN_COOKIES_MAX_AGE``): one year.
 DEFAULT_MAX_AGE = 31_536_000
@@ -132,12 +177,15 @@ class CookiePolicy:
     def __post_init__(self) -> None:
         if not self.path.startswith("/"):
             raise ValueError(f"cookie path must start with '/', got {self.path!r}")
+        if not is_cookie_path(self.path):
+            raise ValueError(f"cookie path {self.path!r} is not a valid Path attribute "
+                             "(printable US-ASCII without ';', at most 1024 bytes)")
         if self.same_site == "none" and not self.secure:
             raise ValueError("SameSite=None requires Secure (browsers reject it otherwise)")
         if self.domain is not None:
-            object.__setattr__(self, "domain", _normalise_domain(self.domain))
+            object.__setattr__(self, "domain", _configured_domain(self.domain))
         object.__setattr__(
-            self, "extra_domains", tuple(_normalise_domain(d) for d in self.extra_domains)
+            self, "extra_domains", tuple(_configured_domain(d) for d in self.extra_domains)
         )
 
     @classmethod
@@ -153,6 +201,15 @@ class CookiePolicy:
 def _normalise_domain(domain: str) -> str:
     # RFC 6265 §5.2.3: a leading dot is ignored and the value is compared lower-cased.
     return domain.strip().lstrip(".").lower()
+
+
+def _configured_domain(domain: str) -> str:
+    """A Domain from configuration, normalised; one that is no host name would put whatever
+    it holds (``;``, a line break) into every Set-Cookie line, so it fails at start-up."""
+    normalised = _normalise_domain(domain)
+    if not is_domain_name(normalised):
+        raise ValueError(f"cookie domain {domain!r} is not a DNS host name")
+    return normalised
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Any
 
-__all__ = ["Event", "Events"]
+__all__ = ["Event", "Events", "log_safe"]
 
 logger = logging.getLogger("ssrauth")
 
@@ -34,6 +34,7 @@ class Event(enum.Enum):
     BAD_REQUEST = "bad_request"  # unreadable or oversized cookie input
     JWKS_FETCHED = "jwks_fetched"
     STORE_UNAVAILABLE = "store_unavailable"  # the shared coordinator's store failed: in-process
+    SET_COOKIE_CAPPED = "set_cookie_capped"  # deletions left out of one response by the cap
 
 
 _LEVELS = {
@@ -47,7 +48,26 @@ _LEVELS = {
     Event.REFRESH_STARTED: logging.INFO,
     Event.JWKS_FETCHED: logging.INFO,
     Event.STORE_UNAVAILABLE: logging.WARNING,
+    Event.SET_COOKIE_CAPPED: logging.WARNING,
 }
+
+#: How much of one request-supplied value a log line quotes.
+_LOG_VALUE_LIMIT = 200
+
+
+def log_safe(value: object) -> str:
+    """``value`` fit for one log line: request parts (paths, hosts, cookie names) arrive with
+    CR, LF, NUL or escape sequences that would forge log lines or drive a terminal, so every
+    character outside printable ASCII is written as a Python escape, and long values are cut."""
+    text = str(value)
+    if len(text) > _LOG_VALUE_LIMIT:
+        text = text[:_LOG_VALUE_LIMIT] + "…"
+    if text.isascii() and text.isprintable():
+        return text
+    return text.encode("ascii", "backslashreplace").decode("ascii").translate(_CONTROLS)
+
+
+_CONTROLS = {code: f"\\x{code:02x}" for code in (*range(0x20), 0x7F)}
 
 Listener = Callable[[Event, int, Mapping[str, Any]], None]
 
@@ -65,7 +85,7 @@ class Events:
             self._counts[event] += count
         level = _LEVELS.get(event, logging.DEBUG)
         if logger.isEnabledFor(level):
-            extra = " ".join(f"{k}={v}" for k, v in details.items())
+            extra = " ".join(f"{k}={log_safe(v)}" for k, v in details.items())
             logger.log(level, "ssrauth %s x%d %s", event.value, count, extra)
         for listener in self._listeners:
             try:

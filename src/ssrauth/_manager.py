@@ -24,10 +24,10 @@ from ._coordinator import RefreshCoordinator, Refreshed, RefreshSource
 from ._coordinator_url import coordinator_from_env
 from ._drive import Steps, adrive, drive
 from ._errors import ConfigError, ProviderError, ProviderRejected, ProviderUnavailable
-from ._events import Event, Events
+from ._events import Event, Events, log_safe
 from ._oidc import OidcProvider
 from ._oidc_config import OidcConfig
-from ._plan import RequestTarget
+from ._plan import RequestTarget, bounded
 from ._scheme import scheme_of, verification
 from ._session import Decision, Outcome, Session, SessionRules, State
 from ._signin_state import SignInError, SignInState, StateCookie, state_cookie
@@ -653,18 +653,22 @@ class RequestAuth:
             return list(self.extra_set_cookies)
         taken = {parse_set_cookie_target(h, self.decision.target.path) for h in app_set_cookies}
         policy = self.manager.config.cookie_policy
+        events = self.manager.events
+        plan, left_out = bounded(outcome.plan)
+        if left_out:
+            events.emit(Event.SET_COOKIE_CAPPED, left_out, path=self.decision.target.path)
         lines = []
         deleted = 0
-        for cookie in outcome.plan:
+        for cookie in plan:
             if cookie.target in taken:
                 continue
             if cookie.value is None:
                 deleted += 1
             elif len(cookie.name) + len(cookie.value) > COOKIE_SIZE_LIMIT:
                 logger.error("ssrauth: cookie %s is %d bytes; browsers drop cookies over %d",
-                             cookie.name, len(cookie.name) + len(cookie.value), COOKIE_SIZE_LIMIT)
+                             log_safe(cookie.name), len(cookie.name) + len(cookie.value),
+                             COOKIE_SIZE_LIMIT)
             lines.append(render_set_cookie(cookie, policy))
-        events = self.manager.events
         if deleted:
             events.emit(Event.COOKIES_DELETED, deleted)
         if len(lines) > deleted:

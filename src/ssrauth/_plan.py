@@ -8,6 +8,10 @@ Rules (RFC 6265), each enforced here once for every adapter:
 * A copy the browser sent on this request can only live on a path that path-matches the request
   (§5.1.4) and on the host-only or a Domain variant (§5.1.3), so that finite list is where we
   delete; how much of it, :meth:`PlanBuilder.delete` decides from how many copies were sent.
+* Every line is well-formed and the whole is bounded, whatever the request held: names, paths
+  and domains that RFC 6265's grammar does not allow get no line (no browser can hold such a
+  cookie), Domain spellings are the host's own and the configured ones only (never one per
+  label of a client-chosen Host), and :func:`bounded` caps a response's lines and bytes.
 """
 
 from __future__ import annotations
@@ -16,15 +20,27 @@ import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from ._cookies import CookiePolicy, SetCookie
+from ._cookies import (
+    CookiePolicy,
+    SetCookie,
+    encode_value,
+    is_cookie_name,
+    is_cookie_path,
+    is_cookie_value,
+    is_domain_name,
+)
 
 __all__ = [
     "MAX_PATH_DEPTH",
+    "MAX_SET_COOKIE_BYTES",
+    "MAX_SET_COOKIE_LINES",
     "PlanBuilder",
     "RequestTarget",
     "ancestor_paths",
+    "bounded",
     "configured_domains",
     "domain_variants",
+    "hostname",
 ]
 
 #: Deletions go to every ancestor of the request path, with and without a trailing slash, down to
@@ -32,6 +48,20 @@ __all__ = [
 #: adds two Set-Cookie lines per name and domain; proxies such as nginx refuse responses whose
 #: headers pass their 4-8 KiB buffer, so the list must stay bounded.
 MAX_PATH_DEPTH = 4
+
+#: At most this many Set-Cookie lines, and this many bytes of them, in one response. A legitimate
+#: plan stays far below (a sign-out on a 4-deep path under a configured parent domain: about 240
+#: lines, 24 KiB); a padded Cookie header naming hundreds of made-up users must not turn a 4 KiB
+#: request into a response of megabytes. What the cap leaves out (the deepest deletions first)
+#: is still there on the next response, which deletes it then.
+MAX_SET_COOKIE_LINES = 320
+MAX_SET_COOKIE_BYTES = 32 * 1024
+
+# A plan builder stops collecting deletions well past the cap: the rest could never be sent.
+_MAX_ENTRIES = 4 * MAX_SET_COOKIE_LINES
+# Bytes of a deletion line besides its name, path and domain: "=; Path=; Domain=; Max-Age=0;
+# Secure" and the header's own "Set-Cookie: " and CRLF.
+_LINE_OVERHEAD = 52
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +76,10 @@ def ancestor_paths(request_path: str, max_depth: int = MAX_PATH_DEPTH) -> list[s
     """Cookie paths that path-match ``request_path`` (RFC 6265 §5.1.4), shortest first.
 
     ``/a/b/c`` → ``/``, ``/a``, ``/a/``, ``/a/b``, ``/a/b/``, ``/a/b/c``.
+
+    Only paths a browser could have stored (:func:`is_cookie_path`): a prefix holding ``;``, a
+    control character or non-ASCII text cannot be a cookie's Path, so it gets no deletion (and
+    none of its characters reach a Set-Cookie line).
     """
     if not request_path.startswith("/"):
         return ["/"]
@@ -57,23 +91,26 @@ def ancestor_paths(request_path: str, max_depth: int = MAX_PATH_DEPTH) -> list[s
         paths += [request_path[:i], request_path[: i + 1]]
     if len(slashes) < max_depth:
         paths.append(request_path)
-    return list(dict.fromkeys(paths))
+    return [path for path in dict.fromkeys(paths) if path == "/" or is_cookie_path(path)]
 
 
 def domain_variants(host: str, policy: CookiePolicy) -> list[str | None]:
-    """Domains a copy visible to ``host`` may carry (§5.1.3 domain-match): host-only (None), the
-    host itself and each parent domain as a Domain attribute, and the configured domains.
+    """The Domain spellings ssrauth deletes under for ``host``: host-only (None), the host's own
+    ``Domain=<host>``, and the configured domains that domain-match it (§5.1.3).
 
-    Parents stop at two labels: a browser refuses ``Domain=com`` anyway. IP hosts only have
-    host cookies (Chromium stores ``Domain=<the IP>`` as host-only).
+    Not every parent label of the Host: the Host is the client's to choose, and one deletion per
+    label per path per name let a 4 KiB request with a 2,000-label Host draw 18,000 Set-Cookie
+    lines. A copy under a parent domain nobody configured is reported by ``ssrauth audit``; list
+    it in ``CookiePolicy.extra_domains`` to have it deleted. A Host that is no DNS name (a
+    ``;``, a control character) gets host-only deletions only; IP hosts only have host cookies
+    (Chromium stores ``Domain=<the IP>`` as host-only).
     """
-    hostname = _hostname(host)
-    variants: list[str | None] = [None]
-    if hostname and not _is_ip(hostname):
-        labels = hostname.split(".")
-        variants += [".".join(labels[i:]) for i in range(max(len(labels) - 1, 1))]
+    name = hostname(host)
+    if not name or not is_domain_name(name) or _is_ip(name):
+        return [None]
+    variants: list[str | None] = [None, name]
     for domain in configured_domains(policy):
-        if hostname == domain or hostname.endswith("." + domain):
+        if name == domain or name.endswith("." + domain):
             variants.append(domain)
     return list(dict.fromkeys(variants))
 
@@ -83,7 +120,8 @@ def configured_domains(policy: CookiePolicy) -> list[str]:
     return [d for d in (policy.domain, *policy.extra_domains) if d]
 
 
-def _hostname(host: str) -> str:
+def hostname(host: str) -> str:
+    """The host name of a Host header value: lower-cased, port and IPv6 brackets removed."""
     host = host.strip().lower()
     if host.startswith("["):
         return host[1 : host.find("]")] if "]" in host else host
@@ -101,11 +139,11 @@ def _is_ip(hostname: str) -> bool:
 class PlanBuilder:
     """Collects writes and deletions, then yields one Set-Cookie per browser cookie identity.
 
-    ``sent`` counts the copies of each name the browser sent on this request: it decides how
-    wide a write's deletions must reach.
+    ``sent`` counts the copies of each name the browser sent on this request: only a name it
+    sent can have a copy this response reaches.
     """
 
-    __slots__ = ("_configured", "_entries", "_everywhere", "_sent", "_target", "policy")
+    __slots__ = ("_deletions", "_entries", "_everywhere", "_lone", "_sent", "_target", "policy")
 
     def __init__(
         self, target: RequestTarget, policy: CookiePolicy, sent: Mapping[str, int]
@@ -114,43 +152,56 @@ class PlanBuilder:
         self._target = target
         self._sent = sent
         self._everywhere: list[tuple[str, str | None]] | None = None  # built on first use
-        self._configured: list[tuple[str, str | None]] | None = None
+        self._lone: list[tuple[str, str | None]] | None = None
         self._entries: dict[tuple[str, str | None, str], SetCookie] = {}
+        self._deletions = 0
 
     def write(self, name: str, value: str) -> None:
-        """Set the canonical copy of ``name`` and delete the strays it may have."""
+        """Set the canonical copy of ``name`` and delete the strays it may have.
+
+        A name outside RFC 6265's grammar is never written (it would add attributes or split
+        the line); a value outside it is written js-cookie encoded, as Amplify would store it.
+        """
+        if not is_cookie_name(name):
+            return
         self.delete(name)
+        if not is_cookie_value(value):
+            value = encode_value(value)
         cookie = SetCookie(name, value, self.policy.path, self.policy.domain)
         self._entries[cookie.target] = cookie
 
-    def delete(self, name: str, *, sweep: bool = False) -> None:
+    def delete(self, name: str) -> None:
         """Delete every copy of ``name`` the browser may hold that this request can reach.
 
         * Not sent on this request: no copy path- or domain-matches it; nothing to delete.
         * Sent once: the copy may sit on any ancestor path of the request (§5.1.4), host-only
-          or under a configured domain; all of those are deleted except the canonical one.
-        * Sent twice or more: something wrote it elsewhere, perhaps with a Domain attribute no
-          one configured; the sweep also covers ``Domain=<host>`` and every parent domain.
+          or under a configured domain, or under the host's own ``Domain=<host>`` at ``Path=/``
+          (where Amplify's ``CookieStorage({domain})`` keeps it); all of those are deleted
+          except the canonical one. The header does not say which one it is (a Cookie header
+          carries names and values only), and a copy left in place would outlive this response
+          as a second copy of what is written now.
+        * Sent twice or more: something wrote it elsewhere; the host's own spelling is deleted
+          on every ancestor path too.
 
-        Unconfigured Domain spellings are left out of the single-copy case on purpose: each
-        one adds a line per path per name to every refresh, and proxies such as nginx answer
-        502 to response headers beyond their 4-8 KiB buffer. ``sweep`` (the session is ending,
-        no later response may reach a lone copy) adds every Domain spelling at ``Path=/``,
-        where a client that sets a Domain keeps its cookies (Amplify's CookieStorage default).
+        ``Domain=<host>`` off ``Path=/`` is left out of the single-copy case on purpose: it
+        needs a writer that sets a Domain but no Path, and on every ancestor path it would
+        double the lines of each routine refresh (a refresh on a 4-deep page would pass the
+        8 KiB response head nginx buffers by default and turn into a 502). Such a copy shows up
+        as a duplicate on the next request, which deletes it. Unconfigured parent domains are
+        never among the spellings (see :func:`domain_variants`).
         """
         copies = self._sent.get(name, 0)
-        if copies > 1:
-            self._delete_at(name, self._all_variants())
-        elif copies == 1:
-            self._delete_at(name, self._configured_variants())
-            if sweep:
-                domains = domain_variants(self._target.host, self.policy)
-                self._delete_at(name, [("/", domain) for domain in domains])
+        if not copies or not is_cookie_name(name):
+            return  # not sent, or a name no Set-Cookie line can carry: nothing to reach
+        self._delete_at(name, self._all_variants() if copies > 1 else self._lone_variants())
 
     def _delete_at(self, name: str, variants: list[tuple[str, str | None]]) -> None:
         for path, domain in variants:
             key = (name, domain, path)
             if key not in self._entries:
+                if self._deletions >= _MAX_ENTRIES:
+                    return  # far past what :func:`bounded` lets through
+                self._deletions += 1
                 self._entries[key] = SetCookie(name, None, path, domain)
 
     def _all_variants(self) -> list[tuple[str, str | None]]:
@@ -159,13 +210,14 @@ class PlanBuilder:
             self._everywhere = self._on_ancestor_paths(domains)
         return self._everywhere
 
-    def _configured_variants(self) -> list[tuple[str, str | None]]:
-        if self._configured is None:
+    def _lone_variants(self) -> list[tuple[str, str | None]]:
+        if self._lone is None:
+            domains = domain_variants(self._target.host, self.policy)
             configured = set(configured_domains(self.policy))
-            domains = [d for d in domain_variants(self._target.host, self.policy)
-                       if d is None or d in configured]
-            self._configured = self._on_ancestor_paths(domains)
-        return self._configured
+            on_paths = [d for d in domains if d is None or d in configured]
+            self._lone = self._on_ancestor_paths(on_paths) + [
+                ("/", d) for d in domains if d not in on_paths]
+        return self._lone
 
     def _on_ancestor_paths(self, domains: list[str | None]) -> list[tuple[str, str | None]]:
         # Only what this request can see: a copy on a path or domain that does not match it
@@ -178,3 +230,35 @@ class PlanBuilder:
         return tuple(c for c in entries if c.value is None) + tuple(
             c for c in entries if c.value is not None
         )
+
+
+def bounded(plan: tuple[SetCookie, ...]) -> tuple[tuple[SetCookie, ...], int]:
+    """``plan`` within :data:`MAX_SET_COOKIE_LINES` lines and :data:`MAX_SET_COOKIE_BYTES`
+    bytes, and how many deletions were left out (0 nearly always).
+
+    Writes always go (they are the session); deletions are kept shallowest path first, host-only
+    before Domain spellings, in plan order otherwise: a copy on ``Path=/`` is the one every page
+    sends, and a copy left out is deleted by a later response, once the browser sends it again.
+    """
+    writes = [c for c in plan if c.value is not None]
+    budget = MAX_SET_COOKIE_BYTES - sum(_line_bytes(c) for c in writes)
+    room = MAX_SET_COOKIE_LINES - len(writes)
+    deletions = [c for c in plan if c.value is None]
+    if len(deletions) <= room and sum(_line_bytes(c) for c in deletions) <= budget:
+        return plan, 0
+    ranked = sorted(deletions, key=lambda c: (c.path.count("/"), len(c.path), c.domain is not None))
+    kept: list[SetCookie] = []
+    for cookie in ranked:
+        size = _line_bytes(cookie)
+        if len(kept) >= room or size > budget:
+            break
+        kept.append(cookie)
+        budget -= size
+    chosen = set(map(id, kept))
+    ordered = tuple(c for c in deletions if id(c) in chosen) + tuple(writes)
+    return ordered, len(deletions) - len(kept)
+
+
+def _line_bytes(cookie: SetCookie) -> int:
+    return (len(cookie.name) + len(cookie.value or "") + len(cookie.path)
+            + len(cookie.domain or "") + _LINE_OVERHEAD)

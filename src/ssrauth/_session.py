@@ -537,11 +537,9 @@ class SessionRules:
         builder = PlanBuilder(target, self.policy, family.sent_counts)
         # Only names the browser sent: a cookie it did not send cannot path- or domain-match
         # this request, so no variant of it is reachable (or harmful) from here.
-        # A clear is the last word (sign-out, rejected refresh): every spelling is swept, since a
-        # lone copy under an unconfigured Domain would otherwise outlive the session.
         for copy in family.copies:
             if copy.field in self.keys.session_fields or copy.field == LAST_AUTH_USER:
-                builder.delete(copy.raw_name, sweep=True)
+                builder.delete(copy.raw_name)
         return builder.build()
 
 

@@ -13,6 +13,7 @@ from starlette.authentication import AuthCredentials, BaseUser, UnauthenticatedU
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ._environ import url_path
 from ._manager import RequestAuth, SessionManager
 from ._respond import merged_headers, nothing_to_add
 from ._session import Session
@@ -89,7 +90,10 @@ def _request_parts(scope: Scope) -> tuple[str, str, str]:
         host = str(scope["server"][0])
     # Browsers path-match cookies against the path as sent, percent-escapes and all.
     raw_path = scope.get("raw_path")
-    path = raw_path.decode("latin-1") if raw_path else scope.get("path", "/")
+    # ``raw_path`` is optional in the ASGI spec; without it, escape the decoded path back as a
+    # browser sends it (``/café`` → ``/caf%C3%A9``).
+    path = (raw_path.decode("latin-1") if raw_path
+            else url_path(str(scope.get("path", "/")).encode("utf-8", "surrogatepass")))
     return "; ".join(cookies), path, host
 
 

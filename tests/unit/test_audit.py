@@ -324,3 +324,16 @@ def test_heal_lines_leave_at_most_one_copy_of_each_session_cookie(scenario: Scen
 
 def parse_pairs(header: str) -> list[tuple[str, Any]]:
     return [(c.name, c.value) for c in parse_cookie_header(header)]
+
+
+def test_copies_under_an_unconfigured_parent_domain_are_reported() -> None:
+    """ssrauth never deletes under a parent domain it is not configured for (the Host is the
+    client's), so the audit names the domain to add to ``extra_domains``."""
+    cookies = [{"name": n, "value": v, "domain": ".example.com", "path": "/",
+                "hostOnly": False} for n, v in parse_pairs(signed_in_header("alice"))]
+    observation = read_source(json.dumps(cookies), label="t", host=HOST)
+    stray = [f for f in audit(observation, now=NOW).findings if f.code == "stray-domain"]
+    assert len(stray) == 1
+    assert "Domain=example.com" in stray[0].message
+    configured = audit(observation, now=NOW, policy=CookiePolicy(extra_domains=("example.com",)))
+    assert not [f for f in configured.findings if f.code == "stray-domain"]

@@ -67,10 +67,10 @@ def test_ancestor_paths_after_an_empty_segment() -> None:
 @pytest.mark.parametrize(
     ("host", "policy", "expected"),
     [
-        ("app.example.com", CookiePolicy(), [None, "app.example.com", "example.com"]),
-        ("App.Example.com:8443", CookiePolicy(), [None, "app.example.com", "example.com"]),
-        ("a.b.example.co.uk", CookiePolicy(),
-         [None, "a.b.example.co.uk", "b.example.co.uk", "example.co.uk", "co.uk"]),
+        ("app.example.com", CookiePolicy(), [None, "app.example.com"]),
+        ("App.Example.com:8443", CookiePolicy(), [None, "app.example.com"]),
+        # Never one spelling per parent label: the Host is the client's to choose.
+        ("a.b.example.co.uk", CookiePolicy(), [None, "a.b.example.co.uk"]),
         ("localhost:8000", CookiePolicy(), [None, "localhost"]),
         ("127.0.0.1:8000", CookiePolicy(), [None]),  # no Domain cookies on an IP host
         ("[::1]:8000", CookiePolicy(), [None]),
@@ -78,13 +78,22 @@ def test_ancestor_paths_after_an_empty_segment() -> None:
         ("app.example.com", CookiePolicy(domain="example.com"),
          [None, "app.example.com", "example.com"]),
         ("app.example.com", CookiePolicy(extra_domains=("other.org", "pp.example.com")),
-         [None, "app.example.com", "example.com"]),  # only domains that domain-match the host
-        ("app.example.com", CookiePolicy(domain="other.org"),
-         [None, "app.example.com", "example.com"]),
+         [None, "app.example.com"]),  # only domains that domain-match the host
+        ("a.app.example.com",
+         CookiePolicy(domain="example.com", extra_domains=("app.example.com",)),
+         [None, "a.app.example.com", "example.com", "app.example.com"]),
+        ("app.example.com", CookiePolicy(domain="other.org"), [None, "app.example.com"]),
+        # A Host that is no DNS name never reaches a Domain attribute.
+        ("app.example.com;Domain=evil.example", CookiePolicy(), [None]),
+        ("app.example.com\r\nX-Evil: 1", CookiePolicy(), [None]),
+        ("app..example.com", CookiePolicy(), [None]),
+        ("a" * 64 + ".example.com", CookiePolicy(), [None]),
+        ("app.example.com.", CookiePolicy(), [None]),
     ],
-    ids=["host", "host-with-port", "parents-stop-at-two-labels", "single-label", "ipv4",
+    ids=["host", "host-with-port", "no-parent-labels", "single-label", "ipv4",
          "ipv6-bracketed", "ipv6-bare", "configured-parent", "extra-domains",
-         "configured-mismatch"],
+         "configured-and-extra", "configured-mismatch", "semicolon", "crlf", "empty-label",
+         "long-label", "trailing-dot"],
 )
 def test_domain_variants(host: str, policy: CookiePolicy, expected: list[str | None]) -> None:
     assert domain_variants(host, policy) == expected
@@ -112,10 +121,10 @@ def test_a_name_the_browser_did_not_send_is_never_deleted() -> None:
     assert plan.build() == (SetCookie("w", "v", "/", None),)
 
 
-def test_a_single_copy_is_deleted_on_every_ancestor_path_host_only() -> None:
+def test_a_single_copy_is_deleted_on_every_ancestor_path_and_under_the_host_at_root() -> None:
     plan = builder({"n": 1})
     plan.delete("n")
-    assert deletions(plan.build()) == {("n", None, path) for path in PATHS}
+    assert deletions(plan.build()) == {("n", None, path) for path in PATHS} | {("n", HOST, "/")}
 
 
 def test_a_single_copy_is_deleted_under_configured_domains_too() -> None:
@@ -127,11 +136,11 @@ def test_a_single_copy_is_deleted_under_configured_domains_too() -> None:
                                                              "app.example.com")}
 
 
-def test_duplicates_are_swept_under_every_domain_spelling() -> None:
+def test_duplicates_are_deleted_under_the_hosts_spelling_on_every_path() -> None:
     plan = builder({"n": 2})
     plan.delete("n")
     assert deletions(plan.build()) == {
-        ("n", domain, path) for path in PATHS for domain in (None, HOST, "example.com")}
+        ("n", domain, path) for path in PATHS for domain in (None, HOST)}
 
 
 def test_write_of_an_unsent_name_is_a_single_line() -> None:
@@ -144,7 +153,7 @@ def test_write_of_a_sent_name_deletes_its_other_variants_and_wins_its_own() -> N
     plan = builder({"n": 2})
     plan.write("n", "v")
     built = plan.build()
-    assert len(built) == len({c.target for c in built}) == 12  # 4 paths x 3 domains, once each
+    assert len(built) == len({c.target for c in built}) == 8  # 4 paths x 2 domains, once each
     assert [c for c in built if c.value is not None] == [SetCookie("n", "v", "/", None)]
     assert ("n", None, "/") not in deletions(built)
 

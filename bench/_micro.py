@@ -23,9 +23,9 @@ from typing import Any
 from starlette.types import ASGIApp, Message
 
 from ssrauth import CognitoConfig, SessionManager, TokenSet, render_set_cookie
-from ssrauth._plan import RequestTarget
-from ssrauth._session import SessionRules, State
-from ssrauth._tokens import JwkSet, TokenVerifier
+from ssrauth._core.plan import RequestTarget
+from ssrauth._core.session import SessionRules, State
+from ssrauth._core.tokens import JwkSet, TokenVerifier
 
 from ._jar import GA_LAST_HIT, Jar, split_at_last_hit
 from ._server import build_app

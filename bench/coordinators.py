@@ -18,7 +18,7 @@ import tempfile
 from pathlib import Path
 
 from ssrauth import CookiePolicy, ManualClock, RefreshCoordinator, SessionManager
-from ssrauth._coordinator_url import coordinator_from_url
+from ssrauth._coordination.url import coordinator_from_url
 from ssrauth.emulator import CognitoEmulator
 
 from ._micro import Op, time_interleaved

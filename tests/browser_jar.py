@@ -12,7 +12,7 @@ import itertools
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 
-from ssrauth._cookies import default_path
+from ssrauth._core.cookies import default_path
 
 _creation = itertools.count()
 

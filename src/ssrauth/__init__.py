@@ -9,19 +9,26 @@ zombie auth cookie behind. Import everything from here; framework adapters live 
 
 from typing import TYPE_CHECKING, Any
 
-from ._clock import Clock, ManualClock, SystemClock
-from ._cognito import CognitoProvider, SignInResult
-from ._config import CognitoConfig
-from ._cookies import (
+from ._config.cognito import CognitoConfig
+from ._config.oidc import OidcConfig
+from ._coordination.coordinator import (
+    LocalCoordinator,
+    RefreshCoordinator,
+    Refreshed,
+    RefreshSource,
+)
+from ._coordination.shared import SharedCoordinator
+from ._coordination.sqlite import SqliteCoordinator
+from ._coordination.url import coordinator_from_url
+from ._core.clock import Clock, ManualClock, SystemClock
+from ._core.cookies import (
     CookiePolicy,
     RequestCookie,
     SetCookie,
     parse_cookie_header,
     render_set_cookie,
 )
-from ._coordinator import LocalCoordinator, RefreshCoordinator, Refreshed, RefreshSource
-from ._coordinator_url import coordinator_from_url
-from ._errors import (
+from ._core.errors import (
     ConfigError,
     ProviderError,
     ProviderRejected,
@@ -29,16 +36,14 @@ from ._errors import (
     SignInChallenge,
     SsrAuthError,
 )
-from ._events import Event, Events
-from ._keys import AmplifyKeys
-from ._manager import RequestAuth, SessionManager
-from ._oidc import OidcProvider
-from ._oidc_config import OidcConfig
-from ._session import Session
-from ._shared import SharedCoordinator
-from ._signin_state import SignInError
-from ._sqlite import SqliteCoordinator
-from ._tokens import TokenSet, VerifiedToken
+from ._core.events import Event, Events
+from ._core.keys import AmplifyKeys
+from ._core.session import Session
+from ._core.signin_state import SignInError
+from ._core.tokens import TokenSet, VerifiedToken
+from ._manager.manager import RequestAuth, SessionManager
+from ._providers.cognito import CognitoProvider, SignInResult
+from ._providers.oidc import OidcProvider
 
 __all__ = [
     "AmplifyKeys",
@@ -81,13 +86,13 @@ __all__ = [
 
 
 if TYPE_CHECKING:
-    from ._redis import RedisCoordinator
+    from ._coordination.redis import RedisCoordinator
 
 
 def __getattr__(name: str) -> Any:
     """``RedisCoordinator`` needs the optional ``redis`` package: imported on first use only."""
     if name == "RedisCoordinator":
-        from ._redis import RedisCoordinator
+        from ._coordination.redis import RedisCoordinator
 
         return RedisCoordinator
     raise AttributeError(f"module 'ssrauth' has no attribute {name!r}")

@@ -1,6 +1,6 @@
 """The ``ssrauth`` command. Today one subcommand, ``audit``: the I/O edge around the pure
-analysis in :mod:`ssrauth._audit` (reading files and stdin, fetching the pool's or the OpenID
-Connect issuer's JWKS, printing text or JSON, choosing the exit code).
+analysis in :mod:`ssrauth._audit.analysis` (reading files and stdin, fetching the pool's or
+the OpenID Connect issuer's JWKS, printing text or JSON, choosing the exit code).
 """
 
 from __future__ import annotations
@@ -15,16 +15,16 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TextIO
 
-from ._audit import AUTH_PREFIXES, AuditReport, FamilyReport, PoolKeys, audit
-from ._audit_sources import SourceError, read_source
-from ._clock import SystemClock
-from ._config import CognitoConfig
-from ._cookies import CookiePolicy
-from ._errors import ConfigError, ProviderError
-from ._keys import OIDC_PREFIX
-from ._oidc import OidcProvider
-from ._oidc_config import OidcConfig
-from ._scheme import scheme_of, verification
+from ._audit.analysis import AUTH_PREFIXES, AuditReport, FamilyReport, PoolKeys, audit
+from ._audit.sources import SourceError, read_source
+from ._config.cognito import CognitoConfig
+from ._config.oidc import OidcConfig
+from ._core.clock import SystemClock
+from ._core.cookies import CookiePolicy
+from ._core.errors import ConfigError, ProviderError
+from ._core.keys import OIDC_PREFIX
+from ._core.scheme import scheme_of, verification
+from ._providers.oidc import OidcProvider
 
 __all__ = ["main"]
 

@@ -25,8 +25,8 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any, Self
 
-from ._clock import ManualClock
-from ._config import CognitoConfig
+from ._config.cognito import CognitoConfig
+from ._core.clock import ManualClock
 
 __all__ = ["CognitoEmulator"]
 

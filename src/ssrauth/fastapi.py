@@ -11,9 +11,9 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 
-from ._manager import RequestAuth
-from ._respond import refusal
-from ._session import Session
+from ._adapters.respond import refusal
+from ._core.session import Session
+from ._manager.manager import RequestAuth
 from .starlette import get_auth
 
 __all__ = ["Auth", "CurrentSession", "RequireUser", "current_session", "require_user"]

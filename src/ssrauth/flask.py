@@ -16,9 +16,9 @@ from flask import Flask, current_app, request
 from werkzeug.exceptions import ServiceUnavailable, Unauthorized
 
 from . import wsgi
-from ._manager import RequestAuth, SessionManager
-from ._respond import refusal
-from ._session import Session
+from ._adapters.respond import refusal
+from ._core.session import Session
+from ._manager.manager import RequestAuth, SessionManager
 
 __all__ = ["SsrAuth", "current_session", "get_auth", "require_user"]
 

@@ -17,9 +17,9 @@ from types import TracebackType
 from typing import Any
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
-from ._environ import cookie_header, host, url_path
-from ._manager import RequestAuth, SessionManager
-from ._respond import merged_headers
+from ._adapters.environ import cookie_header, host, url_path
+from ._adapters.respond import merged_headers
+from ._manager.manager import RequestAuth, SessionManager
 
 __all__ = ["ENVIRON_KEY", "SsrAuthWSGIMiddleware", "get_auth"]
 

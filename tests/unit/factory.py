@@ -21,16 +21,16 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from hypothesis import strategies as st
 
-from ssrauth._cookies import (
+from ssrauth._core.cookies import (
     CookiePolicy,
     SetCookie,
     encode_value,
     parse_set_cookie_target,
     render_set_cookie,
 )
-from ssrauth._keys import LAST_AUTH_USER, SESSION_FIELDS, AmplifyKeys
-from ssrauth._session import SessionRules
-from ssrauth._tokens import JwkSet, TokenSet, TokenVerifier
+from ssrauth._core.keys import LAST_AUTH_USER, SESSION_FIELDS, AmplifyKeys
+from ssrauth._core.session import SessionRules
+from ssrauth._core.tokens import JwkSet, TokenSet, TokenVerifier
 from tests.browser_jar import BrowserJar
 
 REGION = "eu-west-1"

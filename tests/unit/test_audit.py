@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ssrauth._audit import (
+from ssrauth._audit.analysis import (
     HEADER_LIMIT,
     AuditReport,
     Observation,
@@ -19,10 +19,10 @@ from ssrauth._audit import (
     PoolKeys,
     audit,
 )
-from ssrauth._audit_sources import SourceError, read_source
-from ssrauth._cookies import CookiePolicy, parse_cookie_header
-from ssrauth._keys import LAST_AUTH_USER, PREFIX, SESSION_FIELDS
-from ssrauth._scheme import family_scheme
+from ssrauth._audit.sources import SourceError, read_source
+from ssrauth._core.cookies import CookiePolicy, parse_cookie_header
+from ssrauth._core.keys import LAST_AUTH_USER, PREFIX, SESSION_FIELDS
+from ssrauth._core.scheme import family_scheme
 from tests.unit.factory import (
     CLIENT_ID,
     HOST,

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from ssrauth._config import CognitoConfig
-from ssrauth._cookies import CookiePolicy
-from ssrauth._errors import ConfigError
+from ssrauth._config.cognito import CognitoConfig
+from ssrauth._core.cookies import CookiePolicy
+from ssrauth._core.errors import ConfigError
 
 POOL = "eu-central-1_AbCdEf123"
 CLIENT = "3n4b5urk1ft4fl3mg5e72p9ih"

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ssrauth._cookies import (
+from ssrauth._core.cookies import (
     CookiePolicy,
     RequestCookie,
     SetCookie,

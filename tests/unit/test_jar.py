@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ssrauth._jar import CookieFamily, auth_pieces, read_family
+from ssrauth._core.jar import CookieFamily, auth_pieces, read_family
 from tests.unit.factory import KEYS, OTHER_KEYS, amplify_cookies, cookie_header
 
 ENCODED = KEYS.name("a@b.com", "accessToken")

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ssrauth._keys import KNOWN_FIELDS, AmplifyKeys, AuthCookieName
+from ssrauth._core.keys import KNOWN_FIELDS, AmplifyKeys, AuthCookieName
 from tests.unit.factory import CLIENT_ID, KEYS, OTHER_CLIENT_ID, UNICODE
 
 PREFIX = f"CognitoIdentityServiceProvider.{CLIENT_ID}"

@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ssrauth import ConfigError, OidcConfig, OidcProvider, ProviderRejected, ProviderUnavailable
-from ssrauth._signin_state import SignInState, safe_return_to, state_cookie
+from ssrauth._core.signin_state import SignInState, safe_return_to, state_cookie
 
 ISSUER = "https://idp.example"
 DISCOVERY = {"issuer": ISSUER, "authorization_endpoint": f"{ISSUER}/auth",

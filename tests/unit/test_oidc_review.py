@@ -8,9 +8,9 @@ import httpx
 import jwt
 import pytest
 
-from ssrauth._session import State
-from ssrauth._signin_state import SignInState, state_cookie
-from ssrauth._tokens import InvalidToken
+from ssrauth._core.session import State
+from ssrauth._core.signin_state import SignInState, state_cookie
+from ssrauth._core.tokens import InvalidToken
 from tests.unit.test_oidc_provider import provider
 from tests.unit.test_oidc_rules import (
     ISSUER,

@@ -19,12 +19,12 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ssrauth._cookies import CookiePolicy, encode_value
-from ssrauth._keys import OIDC_SESSION_FIELDS, AmplifyKeys
-from ssrauth._plan import RequestTarget
-from ssrauth._rules import CognitoRules, OidcRules
-from ssrauth._session import SessionRules, State
-from ssrauth._tokens import InvalidToken, JwkSet, TokenSet, TokenVerifier
+from ssrauth._core.cookies import CookiePolicy, encode_value
+from ssrauth._core.keys import OIDC_SESSION_FIELDS, AmplifyKeys
+from ssrauth._core.plan import RequestTarget
+from ssrauth._core.rules import CognitoRules, OidcRules
+from ssrauth._core.session import SessionRules, State
+from ssrauth._core.tokens import InvalidToken, JwkSet, TokenSet, TokenVerifier
 
 ISSUER = "https://idp.example"
 CLIENT = "web-app"

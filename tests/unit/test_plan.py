@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ssrauth._cookies import CookiePolicy, SetCookie
-from ssrauth._plan import (
+from ssrauth._core.cookies import CookiePolicy, SetCookie
+from ssrauth._core.plan import (
     MAX_PATH_DEPTH,
     PlanBuilder,
     RequestTarget,

@@ -9,8 +9,8 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ssrauth._cookies import CookiePolicy, SetCookie, render_set_cookie
-from ssrauth._plan import (
+from ssrauth._core.cookies import CookiePolicy, SetCookie, render_set_cookie
+from ssrauth._core.plan import (
     MAX_SET_COOKIE_BYTES,
     MAX_SET_COOKIE_LINES,
     PlanBuilder,

@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from ssrauth._cookies import CookiePolicy, SetCookie, encode_value
-from ssrauth._plan import MAX_PATH_DEPTH, RequestTarget, configured_domains
-from ssrauth._session import Decision, SessionRules, State
-from ssrauth._tokens import TokenSet
+from ssrauth._core.cookies import CookiePolicy, SetCookie, encode_value
+from ssrauth._core.plan import MAX_PATH_DEPTH, RequestTarget, configured_domains
+from ssrauth._core.session import Decision, SessionRules, State
+from ssrauth._core.tokens import TokenSet
 from tests.browser_jar import BrowserJar, path_matches
 from tests.unit.factory import (
     KEYS,

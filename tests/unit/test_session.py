@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from ssrauth._cookies import CookiePolicy, SetCookie, encode_value
-from ssrauth._keys import DEVICE_FIELDS
-from ssrauth._plan import RequestTarget
-from ssrauth._session import Decision, SessionRules, State
-from ssrauth._tokens import TokenSet
+from ssrauth._core.cookies import CookiePolicy, SetCookie, encode_value
+from ssrauth._core.keys import DEVICE_FIELDS
+from ssrauth._core.plan import RequestTarget
+from ssrauth._core.session import Decision, SessionRules, State
+from ssrauth._core.tokens import TokenSet
 from tests.browser_jar import BrowserJar
 from tests.unit.factory import (
     HOST,

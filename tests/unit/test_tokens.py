@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ssrauth._tokens import (
+from ssrauth._core.tokens import (
     InvalidToken,
     JwkSet,
     TokenUse,

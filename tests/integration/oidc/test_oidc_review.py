@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from ssrauth import ManualClock, SessionManager
-from ssrauth._tokens import token_digest
+from ssrauth._core.tokens import token_digest
 from tests.integration.conftest import Browser, value_of
 from tests.integration.oidc.conftest import PREFIX, log_in
 from tests.integration.oidc.idp import AT_TTL, TestIdp

@@ -14,7 +14,7 @@ import pytest
 import redis
 
 from ssrauth import Clock, RedisCoordinator, SqliteCoordinator
-from ssrauth._shared import SharedCoordinator
+from ssrauth._coordination.shared import SharedCoordinator
 
 REDIS_URL = os.environ.get("SSRAUTH_TEST_REDIS", "redis://127.0.0.1:6379/0")
 STORES = ("sqlite", "redis")

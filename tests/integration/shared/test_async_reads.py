@@ -11,9 +11,9 @@ import asyncio
 from pathlib import Path
 
 from ssrauth import ManualClock, SessionManager
-from ssrauth._shared import SharedCoordinator
-from ssrauth._sqlite import SqliteStore
-from ssrauth._store import Answer, Op
+from ssrauth._coordination.shared import SharedCoordinator
+from ssrauth._coordination.sqlite import SqliteStore
+from ssrauth._coordination.store import Answer, Op
 from ssrauth.emulator import CognitoEmulator
 from tests.browser_jar import BrowserJar
 from tests.conftest import HOST, PASSWORD

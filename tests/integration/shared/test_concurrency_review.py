@@ -12,13 +12,13 @@ from collections.abc import Callable
 
 import pytest
 
-from ssrauth._clock import ManualClock
-from ssrauth._coordinator import RefreshSource
-from ssrauth._errors import ProviderRejected, ProviderUnavailable
-from ssrauth._redis import RedisStore
-from ssrauth._shared import SharedCoordinator
-from ssrauth._store import Answer, Claim, Claimed, Op, Renew, Store
-from ssrauth._tokens import TokenSet, token_digest
+from ssrauth._coordination.coordinator import RefreshSource
+from ssrauth._coordination.redis import RedisStore
+from ssrauth._coordination.shared import SharedCoordinator
+from ssrauth._coordination.store import Answer, Claim, Claimed, Op, Renew, Store
+from ssrauth._core.clock import ManualClock
+from ssrauth._core.errors import ProviderRejected, ProviderUnavailable
+from ssrauth._core.tokens import TokenSet, token_digest
 
 from .stores import REDIS_URL, StoreSpec
 

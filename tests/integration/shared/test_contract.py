@@ -16,16 +16,16 @@ from typing import Any, Protocol
 
 import pytest
 
-from ssrauth._clock import ManualClock
-from ssrauth._coordinator import (
+from ssrauth._coordination.coordinator import (
     LocalCoordinator,
     RefreshCoordinator,
     Refreshed,
     RefreshSource,
     SessionRevoked,
 )
-from ssrauth._errors import ProviderRejected, ProviderUnavailable
-from ssrauth._tokens import TokenSet, token_digest
+from ssrauth._core.clock import ManualClock
+from ssrauth._core.errors import ProviderRejected, ProviderUnavailable
+from ssrauth._core.tokens import TokenSet, token_digest
 from tests.unit.factory import CallCounter
 
 from .stores import StoreSpec

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from ssrauth import CognitoConfig, ManualClock, SessionManager
-from ssrauth._tokens import token_digest
+from ssrauth._core.tokens import token_digest
 from ssrauth.emulator import CognitoEmulator
 from tests.browser_jar import BrowserJar
 from tests.conftest import HOST, PASSWORD

@@ -17,11 +17,11 @@ from ssrauth import (
     SqliteCoordinator,
     coordinator_from_url,
 )
-from ssrauth._errors import ProviderUnavailable
-from ssrauth._seal import open_outcome
-from ssrauth._shared import SharedCoordinator
-from ssrauth._store import Claim
-from ssrauth._tokens import TokenSet, token_digest
+from ssrauth._coordination.seal import open_outcome
+from ssrauth._coordination.shared import SharedCoordinator
+from ssrauth._coordination.store import Claim
+from ssrauth._core.errors import ProviderUnavailable
+from ssrauth._core.tokens import TokenSet, token_digest
 from ssrauth.emulator import CognitoEmulator
 from tests.conftest import HOST, PASSWORD
 

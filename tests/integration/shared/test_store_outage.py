@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from ssrauth import Event, Events, ManualClock, RedisCoordinator, SessionManager, SqliteCoordinator
-from ssrauth._shared import SharedCoordinator
+from ssrauth._coordination.shared import SharedCoordinator
 from ssrauth.emulator import CognitoEmulator
 
 from ..conftest import (

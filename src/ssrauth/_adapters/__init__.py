@@ -1,0 +1,1 @@
+"""What the framework adapters share: reading request parts, merging response headers."""

@@ -1,0 +1,1 @@
+"""``ssrauth audit``: judging a browser's auth cookies offline, and reading them from files."""

@@ -1,0 +1,2 @@
+"""Configuration: what a deployment says about its provider and cookies (code, environment, files).
+"""

@@ -1,0 +1,406 @@
+"""The cross-process refresh coordinator, written once over a
+:class:`~ssrauth._coordination.store.Store`.
+
+One refresh token, any number of processes (and of threads and tasks in each):
+
+1. In-process single flight first, so one process sends one waiter to the store.
+2. That waiter claims the key in the store, atomically: a tombstone answers "signed out", a
+   stored result answers itself (the grace window), a live lease answers "busy" (poll again
+   with a short, growing pause until the wait timeout), and otherwise the lease is ours.
+3. The leader calls the provider and settles: the store keeps the sealed outcome (new tokens,
+   or the provider's "no") for the grace window unless a sign-out tombstoned the key meanwhile,
+   in which case the tokens are thrown away. A leader that died leaves a lease that lapses;
+   the next claim after that takes over.
+
+Results are sealed with a key derived from the old refresh token (``_seal``). If the store fails,
+the request is coordinated in this process only (an embedded :class:`LocalCoordinator`), a
+``store_unavailable`` event is emitted, the store is left alone for ``retry_store_after``
+seconds, and a refusal from the provider keeps the cookies: another process may have rotated
+the token, and nothing may log a user out because our own store is down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+import threading
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, TypedDict
+
+from .._core.clock import Clock
+from .._core.errors import ProviderRejected, ProviderUnavailable
+from .._core.events import Event, Events
+from .._core.steps import Steps, adrive, drive
+from .._core.tokens import TokenSet, token_digest
+from .coordinator import (
+    DEFAULT_GRACE_PERIOD,
+    DEFAULT_SUPERSEDED_TTL,
+    DEFAULT_TOMBSTONE_TTL,
+    DEFAULT_WAIT_TIMEOUT,
+    LocalCoordinator,
+    Refreshed,
+    RefreshSource,
+    SessionRevoked,
+    followed,
+)
+from .seal import open_outcome, seal_outcome
+from .singleflight import SingleFlight
+from .store import (
+    Answer,
+    Claim,
+    Claimed,
+    IsMarked,
+    Mark,
+    Op,
+    Release,
+    Renew,
+    Revoke,
+    Settle,
+    Store,
+    StoreUnavailable,
+)
+
+__all__ = ["DEFAULT_LEASE_TTL", "SharedCoordinator", "SharedOptions"]
+
+#: A leader's lease: longer than a provider call takes (5 s timeout per phase in practice), and
+#: shorter than the wait timeout, so a follower outlives a dead leader's lease and takes over.
+DEFAULT_LEASE_TTL = 8.0
+#: After the store failed, coordinate in-process for this long before asking it again, so a dead
+#: Redis host does not cost every request a connect timeout.
+DEFAULT_STORE_RETRY = 5.0
+#: Followers poll the store with pauses growing from the first to the last value.
+_FIRST_PAUSE = 0.005
+_LAST_PAUSE = 0.1
+
+
+class SharedOptions(TypedDict, total=False):
+    """The keyword options every shared coordinator takes (see :class:`SharedCoordinator`)."""
+
+    grace_period: float
+    tombstone_ttl: float
+    superseded_ttl: float
+    wait_timeout: float
+    lease_ttl: float
+    retry_store_after: float
+    events: Events | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Pause:
+    seconds: float
+
+
+class _CallProvider:
+    """The flow's step that runs the provider call (the leader only)."""
+
+
+_CALL = _CallProvider()
+_Step = Op | _Pause | _CallProvider
+
+
+@dataclass(slots=True)
+class _Lease:
+    """The lease a flow holds, so the face running it can release it however the flow ends."""
+
+    key: bytes
+    owner: str | None = None
+
+
+class SharedCoordinator:
+    """Single flight + grace window + tombstones + superseded marks across processes.
+
+    Build it through :class:`~ssrauth.SqliteCoordinator` or :class:`~ssrauth.RedisCoordinator`.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        clock: Clock,
+        grace_period: float = DEFAULT_GRACE_PERIOD,
+        tombstone_ttl: float = DEFAULT_TOMBSTONE_TTL,
+        superseded_ttl: float = DEFAULT_SUPERSEDED_TTL,
+        wait_timeout: float = DEFAULT_WAIT_TIMEOUT,
+        lease_ttl: float = DEFAULT_LEASE_TTL,
+        retry_store_after: float = DEFAULT_STORE_RETRY,
+        events: Events | None = None,
+    ) -> None:
+        self.store = store
+        self._clock = clock
+        self.grace_period = grace_period
+        self.tombstone_ttl = tombstone_ttl
+        self.superseded_ttl = superseded_ttl
+        self.wait_timeout = wait_timeout
+        self.lease_ttl = lease_ttl
+        self.retry_store_after = retry_store_after
+        #: Where ``store_unavailable`` is counted; pass the manager's to see it in its snapshot.
+        self.events = events or Events()
+        # This process's own sign-outs (answered even while the store is down) and the
+        # coordination used while it is.
+        self._local = LocalCoordinator(clock=clock, grace_period=grace_period,
+                                       tombstone_ttl=tombstone_ttl, wait_timeout=wait_timeout,
+                                       superseded_ttl=superseded_ttl)
+        # An in-process follower waits for its leader's whole flow: a wait, then a call.
+        self._flights: SingleFlight[Refreshed] = SingleFlight(wait_timeout + lease_ttl)
+        self._store_down_until = 0.0
+
+    # -- the protocol --------------------------------------------------------------------------
+
+    def refresh(self, refresh_token: str, call: Callable[[], TokenSet]) -> Refreshed:
+        if self._store_is_down():
+            return self._refresh_locally(refresh_token, call)
+        lease = _Lease(token_digest(refresh_token))
+
+        def do(step: _Step) -> Any:
+            if step is _CALL:
+                with self._renewing(lease):
+                    return call()
+            if isinstance(step, _Pause):
+                time.sleep(step.seconds)
+                return None
+            assert not isinstance(step, _CallProvider)
+            return self.store.run(step)
+
+        def lead() -> Refreshed:
+            try:
+                return drive(self._flow(refresh_token, lease), do)
+            finally:
+                if lease.owner is not None:
+                    self._run(Release(lease.key, lease.owner), None)
+
+        try:
+            return followed(*self._flights.run(lease.key, lead))
+        except StoreUnavailable as error:
+            self._store_failed(error)
+            return self._refresh_locally(refresh_token, call)
+
+    async def arefresh(
+        self, refresh_token: str, call: Callable[[], Awaitable[TokenSet]]
+    ) -> Refreshed:
+        if self._store_is_down():
+            return await self._arefresh_locally(refresh_token, call)
+        lease = _Lease(token_digest(refresh_token))
+
+        async def ado(step: _Step) -> Any:
+            if step is _CALL:
+                renewing = asyncio.create_task(self._arenew(lease))
+                try:
+                    return await call()
+                finally:
+                    renewing.cancel()
+            if isinstance(step, _Pause):
+                await asyncio.sleep(step.seconds)
+                return None
+            assert not isinstance(step, _CallProvider)
+            return await self.store.arun(step)
+
+        async def lead() -> Refreshed:
+            try:
+                return await adrive(self._flow(refresh_token, lease), ado)
+            finally:
+                if lease.owner is not None:
+                    await self._arun(Release(lease.key, lease.owner), None)
+
+        try:
+            return followed(*await self._flights.arun(lease.key, lead))
+        except StoreUnavailable as error:
+            self._store_failed(error)
+            return await self._arefresh_locally(refresh_token, call)
+
+    def revoke(self, key: bytes) -> None:
+        self._local.revoke(key)
+        self._run(self._revoke(key), None)
+
+    async def arevoke(self, key: bytes) -> None:
+        self._local.revoke(key)
+        await self._arun(self._revoke(key), None)
+
+    def is_revoked(self, key: bytes) -> bool:
+        return self._local.is_revoked(key) or self._run(
+            IsMarked(Mark.TOMBSTONE, key, self._clock.now()), False) is True
+
+    async def ais_revoked(self, key: bytes) -> bool:
+        return self._local.is_revoked(key) or await self._arun(
+            IsMarked(Mark.TOMBSTONE, key, self._clock.now()), False) is True
+
+    def is_superseded(self, key: bytes) -> bool:
+        return self._local.is_superseded(key) or self._run(
+            IsMarked(Mark.SUPERSEDED, key, self._clock.now()), False) is True
+
+    async def ais_superseded(self, key: bytes) -> bool:
+        return self._local.is_superseded(key) or await self._arun(
+            IsMarked(Mark.SUPERSEDED, key, self._clock.now()), False) is True
+
+    # -- the algorithm (once, for both faces) --------------------------------------------------
+
+    def _flow(self, refresh_token: str, lease: _Lease) -> Steps[_Step, Refreshed]:
+        key, owner = lease.key, secrets.token_hex(8)
+        deadline = time.monotonic() + self.wait_timeout
+        pause, waited = _FIRST_PAUSE, False
+        while True:
+            now = self._clock.now()
+            # Ours before the store answers: a request cancelled (or a reply lost) after the
+            # store took the lease must still release it, or every other process waits a whole
+            # lease_ttl. Releasing a lease someone else holds does nothing (owner differs).
+            lease.owner = owner
+            try:
+                claimed = yield Claim(key, owner, now, now + self.lease_ttl)
+            except StoreUnavailable:
+                lease.owner = None  # no store to release it in: do not wait on it again
+                raise
+            if claimed is Claimed.LEADER:
+                break
+            lease.owner = None
+            if claimed is Claimed.REVOKED:
+                raise SessionRevoked()
+            if isinstance(claimed, bytes):
+                source = RefreshSource.COALESCED if waited else RefreshSource.GRACE
+                return _outcome(open_outcome(refresh_token, key, claimed), source)
+            if time.monotonic() >= deadline:
+                raise ProviderUnavailable("timed out waiting for a refresh in another process")
+            waited = True
+            yield _Pause(pause)
+            pause = min(pause * 2, _LAST_PAUSE)
+        outcome: Refreshed | ProviderRejected
+        try:
+            tokens: TokenSet = yield _CALL
+        except ProviderRejected as error:
+            outcome = error
+        else:
+            outcome = Refreshed(tokens, RefreshSource.PROVIDER, self._clock.now())
+        sealed = seal_outcome(refresh_token, key, outcome)
+        try:
+            stood = yield self._settle(key, owner, sealed, outcome)
+        except StoreUnavailable as error:
+            # The provider already answered: keep that answer in this process, never ask again.
+            self._store_failed(error)
+            return self._local.refresh(refresh_token, lambda: _tokens_of(outcome))
+        lease.owner = None
+        if stood is Claimed.REVOKED:
+            # Signed out while the provider call was in flight: its tokens must not be used.
+            raise SessionRevoked()
+        if stood != sealed:  # a leader whose lease lapsed under us got there first
+            return _outcome(open_outcome(refresh_token, key, _sealed(stood)),
+                            RefreshSource.COALESCED)
+        return _outcome(outcome, RefreshSource.PROVIDER)
+
+    # -- keeping a live leader's lease (the provider call may outlast lease_ttl) ----------------
+    # Without this, a slow provider call (httpx's timeout is per phase: connect, then read, so
+    # one call can take well over lease_ttl) let the lease lapse: a second process claimed it
+    # and called the provider too. With rotation one of the two calls is refused (the token was
+    # just retired), and a refusal settled before the winner's superseded mark clears cookies.
+    # A dead leader renews nothing, so its lease still lapses lease_ttl after its last renewal.
+
+    def _renewal(self, lease: _Lease) -> Renew | None:
+        if lease.owner is None:
+            return None
+        now = self._clock.now()
+        return Renew(lease.key, lease.owner, now, now + self.lease_ttl)
+
+    @contextlib.contextmanager
+    def _renewing(self, lease: _Lease) -> Iterator[None]:
+        done = threading.Event()
+
+        def renew() -> None:
+            while not done.wait(self.lease_ttl / 3):
+                renewal = self._renewal(lease)
+                if renewal is not None:
+                    self._run(renewal, None)
+
+        threading.Thread(target=renew, name="ssrauth-lease", daemon=True).start()
+        try:
+            yield
+        finally:
+            done.set()
+
+    async def _arenew(self, lease: _Lease) -> None:
+        while True:
+            await asyncio.sleep(self.lease_ttl / 3)
+            renewal = self._renewal(lease)
+            if renewal is not None:
+                await self._arun(renewal, None)
+
+    def _revoke(self, key: bytes) -> Revoke:
+        now = self._clock.now()
+        return Revoke(key, now, now + self.tombstone_ttl)
+
+    def _settle(
+        self, key: bytes, owner: str, sealed: bytes, outcome: Refreshed | ProviderRejected
+    ) -> Settle:
+        now = self._clock.now()
+        rotated = isinstance(outcome, Refreshed) and (
+            token_digest(outcome.tokens.refresh_token) != key)
+        return Settle(key, owner, now, sealed, isinstance(outcome, Refreshed),
+                      now + self.grace_period,
+                      now + self.superseded_ttl if rotated else None)
+
+    # -- the store, and what happens when it fails ---------------------------------------------
+
+    def _run(self, op: Op, fallback: Answer) -> Answer:
+        if self._store_is_down():
+            return fallback
+        try:
+            return self.store.run(op)
+        except StoreUnavailable as error:
+            self._store_failed(error)
+            return fallback
+
+    async def _arun(self, op: Op, fallback: Answer) -> Answer:
+        if self._store_is_down():
+            return fallback
+        try:
+            return await self.store.arun(op)
+        except StoreUnavailable as error:
+            self._store_failed(error)
+            return fallback
+
+    def _store_is_down(self) -> bool:
+        return time.monotonic() < self._store_down_until
+
+    def _store_failed(self, error: StoreUnavailable) -> None:
+        self._store_down_until = time.monotonic() + self.retry_store_after
+        self.events.emit(Event.STORE_UNAVAILABLE, reason=str(error))
+
+    def _refresh_locally(self, refresh_token: str, call: Callable[[], TokenSet]) -> Refreshed:
+        with _keeping_cookies():
+            return self._local.refresh(refresh_token, call)
+
+    async def _arefresh_locally(
+        self, refresh_token: str, call: Callable[[], Awaitable[TokenSet]]
+    ) -> Refreshed:
+        with _keeping_cookies():
+            return await self._local.arefresh(refresh_token, call)
+
+
+@contextlib.contextmanager
+def _keeping_cookies() -> Iterator[None]:
+    """While the store is down a provider "no" may only mean that another process rotated the
+    token (we cannot see its mark): serve the request anonymously, delete nothing."""
+    try:
+        yield
+    except SessionRevoked:
+        raise  # our own sign-out: certain
+    except ProviderRejected as error:
+        raise ProviderUnavailable(
+            f"refresh refused while the coordination store is down, cookies kept: {error}"
+        ) from None
+
+
+def _outcome(outcome: Refreshed | ProviderRejected, source: RefreshSource) -> Refreshed:
+    if isinstance(outcome, ProviderRejected):
+        raise outcome
+    return Refreshed(outcome.tokens, source, outcome.received_at)
+
+
+def _tokens_of(outcome: Refreshed | ProviderRejected) -> TokenSet:
+    if isinstance(outcome, ProviderRejected):
+        raise outcome
+    return outcome.tokens
+
+
+def _sealed(answer: Any) -> bytes:
+    assert isinstance(answer, bytes), answer
+    return answer

@@ -1,0 +1,127 @@
+"""What a shared coordinator asks of its store, as operations both stores (SQLite, Redis) answer.
+
+Each operation is one atomic step in the store, so the algorithm in ``_shared`` never holds a
+lock across a provider call: claiming (tombstone? stored result? live lease? else take the
+lease), settling (tombstone? keep a stored result? else store ours, mark the old token
+superseded, drop our lease), releasing a lease, revoking, and asking for a mark. Expiries are
+times on the coordinator's clock, compared by the store with the ``now`` each operation carries,
+so every process (and a test's ``ManualClock``) decides on the same time line.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Protocol
+
+from .._core.errors import ProviderUnavailable
+
+__all__ = [
+    "Claim",
+    "Claimed",
+    "IsMarked",
+    "Mark",
+    "Op",
+    "Release",
+    "Renew",
+    "Revoke",
+    "Settle",
+    "Store",
+    "StoreUnavailable",
+]
+
+
+class StoreUnavailable(ProviderUnavailable):
+    """The shared store did not answer (down, locked past its timeout, unreadable).
+
+    A :class:`ProviderUnavailable`, so that if it ever escaped it would keep cookies, never end
+    a session; the coordinator catches it and falls back to coordinating in this process.
+    """
+
+
+class Claimed(enum.Enum):
+    LEADER = "leader"  # the lease is ours: call the provider
+    BUSY = "busy"  # another process holds a live lease: wait and claim again
+    REVOKED = "revoked"  # signed out: no refresh, no stored result
+
+
+class Mark(enum.Enum):
+    TOMBSTONE = "tombstone"
+    SUPERSEDED = "superseded"
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """Answers :class:`Claimed`, or the sealed outcome stored for ``key`` (bytes)."""
+
+    key: bytes
+    owner: str
+    now: float
+    lease_until: float
+
+
+@dataclass(frozen=True, slots=True)
+class Settle:
+    """Store ``sealed`` unless the key is tombstoned (answers ``Claimed.REVOKED``) or a result is
+    already stored that ours must not replace (tokens are never replaced, a rejection only by
+    tokens); answers the sealed outcome that stands. Drops ``owner``'s lease either way."""
+
+    key: bytes
+    owner: str
+    now: float
+    sealed: bytes
+    has_tokens: bool
+    until: float
+    #: Set when the refresh rotated the refresh token: mark the old one superseded until then.
+    superseded_until: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Release:
+    """Drop the lease if ``owner`` still holds it (the call failed or was cancelled)."""
+
+    key: bytes
+    owner: str
+
+
+@dataclass(frozen=True, slots=True)
+class Renew:
+    """Move ``owner``'s lease on to ``lease_until`` if ``owner`` still holds it (the provider
+    call is still running: the lease must not lapse under a live leader)."""
+
+    key: bytes
+    owner: str
+    now: float
+    lease_until: float
+
+
+@dataclass(frozen=True, slots=True)
+class Revoke:
+    """Tombstone ``key`` until ``until`` and drop any stored result."""
+
+    key: bytes
+    now: float
+    until: float
+
+
+@dataclass(frozen=True, slots=True)
+class IsMarked:
+    mark: Mark
+    key: bytes
+    now: float
+
+
+Op = Claim | Settle | Release | Renew | Revoke | IsMarked
+#: What an operation answers: Claim → Claimed | bytes, Settle → Claimed.REVOKED | bytes,
+#: IsMarked → bool, Release, Renew and Revoke → None.
+Answer = Claimed | bytes | bool | None
+
+
+class Store(Protocol):
+    """Runs operations atomically; raises :class:`StoreUnavailable` for any failure of its own."""
+
+    def run(self, op: Op) -> Answer:
+        ...
+
+    async def arun(self, op: Op) -> Answer:
+        ...

@@ -1,0 +1,3 @@
+"""The pure core: cookies, keys, tokens, rules, decisions and the cookie plan. No I/O, no
+framework.
+"""

@@ -1,0 +1,2 @@
+"""The request lifecycle: SessionManager and RequestAuth over the core, providers and coordination.
+"""

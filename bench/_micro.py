@@ -25,7 +25,8 @@ from starlette.types import ASGIApp, Message
 from ssrauth import CognitoConfig, SessionManager, TokenSet, render_set_cookie
 from ssrauth._core.plan import RequestTarget
 from ssrauth._core.session import SessionRules, State
-from ssrauth._core.tokens import JwkSet, TokenVerifier
+from ssrauth._core.tokens import JwkSet
+from ssrauth._core.verify import TokenVerifier
 
 from ._jar import GA_LAST_HIT, Jar, split_at_last_hit
 from ._server import build_app

@@ -19,11 +19,12 @@ from ._audit.analysis import AUTH_PREFIXES, AuditReport, FamilyReport, PoolKeys,
 from ._audit.sources import SourceError, read_source
 from ._config.cognito import CognitoConfig
 from ._config.oidc import OidcConfig
+from ._config.scheme import scheme_of
 from ._core.clock import SystemClock
 from ._core.cookies import CookiePolicy
 from ._core.errors import ConfigError, ProviderError
 from ._core.keys import OIDC_PREFIX
-from ._core.scheme import scheme_of, verification
+from ._providers.jwks import verification
 from ._providers.oidc import OidcProvider
 
 __all__ = ["main"]

@@ -30,7 +30,8 @@ from ssrauth._core.cookies import (
 )
 from ssrauth._core.keys import LAST_AUTH_USER, SESSION_FIELDS, AmplifyKeys
 from ssrauth._core.session import SessionRules
-from ssrauth._core.tokens import JwkSet, TokenSet, TokenVerifier
+from ssrauth._core.tokens import JwkSet, TokenSet
+from ssrauth._core.verify import TokenVerifier
 from tests.browser_jar import BrowserJar
 
 REGION = "eu-west-1"

@@ -16,10 +16,11 @@ from ssrauth import ManualClock, SessionManager
 from ssrauth._audit.analysis import AUTH_PREFIXES, AuditReport, FamilyReport, PoolKeys, audit
 from ssrauth._audit.sources import read_source
 from ssrauth._config.oidc import OidcConfig
+from ssrauth._config.scheme import scheme_of
 from ssrauth._core.cookies import render_set_cookie
 from ssrauth._core.plan import RequestTarget
-from ssrauth._core.scheme import scheme_of, verification
 from ssrauth._core.session import SessionRules
+from ssrauth._providers.jwks import verification
 from tests.unit.factory import HOST, signed_in_header
 from tests.unit.test_oidc_rules import CLIENT, ISSUER, JWKS, NOW, id_token
 

@@ -24,7 +24,8 @@ from ssrauth._core.keys import OIDC_SESSION_FIELDS, AmplifyKeys
 from ssrauth._core.plan import RequestTarget
 from ssrauth._core.rules import CognitoRules, OidcRules
 from ssrauth._core.session import SessionRules, State
-from ssrauth._core.tokens import InvalidToken, JwkSet, TokenSet, TokenVerifier
+from ssrauth._core.tokens import InvalidToken, JwkSet, TokenSet
+from ssrauth._core.verify import TokenVerifier
 
 ISSUER = "https://idp.example"
 CLIENT = "web-app"

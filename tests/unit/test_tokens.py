@@ -17,10 +17,10 @@ from ssrauth._core.tokens import (
     InvalidToken,
     JwkSet,
     TokenUse,
-    TokenVerifier,
     UnknownSigningKey,
     VerifiedToken,
 )
+from ssrauth._core.verify import TokenVerifier
 from tests.unit.factory import (
     CLIENT_ID,
     ISSUER,

@@ -34,7 +34,8 @@ from .._core.plan import RequestTarget, ancestor_paths, bounded, domain_variants
 from .._core.rules import TokenRules, field_of
 from .._core.scheme import CookieScheme, family_scheme
 from .._core.session import Decision, SessionRules, State
-from .._core.tokens import InvalidToken, JwkSet, OfflineReader, TokenUse, TokenVerifier
+from .._core.tokens import InvalidToken, JwkSet, TokenUse
+from .._core.verify import OfflineReader, TokenVerifier
 
 __all__ = [
     "AUTH_PREFIXES",

@@ -13,11 +13,11 @@ from typing import Any
 
 from .._core.cookies import CookiePolicy
 from .._core.errors import ConfigError
+from .._core.session import DEFAULT_REFRESH_MARGIN
 
 __all__ = ["CognitoConfig"]
 
 #: Amplify's ``isTokenExpired`` tolerance; see ``_session.DEFAULT_REFRESH_MARGIN``.
-_DEFAULT_MARGIN = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +38,7 @@ class CognitoConfig:
     issuer: str = ""
     cookie_policy: CookiePolicy = field(default_factory=CookiePolicy)
     #: Refresh when a token expires within this many seconds (Amplify: 5).
-    refresh_margin: float = _DEFAULT_MARGIN
+    refresh_margin: float = DEFAULT_REFRESH_MARGIN
     #: Seconds to wait for the provider before calling it unavailable.
     timeout: float = 5.0
 
@@ -103,7 +103,7 @@ class CognitoConfig:
         if missing:
             names = ", ".join(prefix + k.upper() for k in missing)
             raise ConfigError(f"missing environment variables: {names}")
-        base["cookie_policy"] = _policy_from_env(get)
+        base["cookie_policy"] = policy_from_env(get)
         return cls(**base)
 
     @classmethod
@@ -141,7 +141,7 @@ def _outputs_fields(document: Mapping[str, Any]) -> dict[str, Any]:
     return fields
 
 
-def _policy_from_env(get: Any) -> CookiePolicy:
+def policy_from_env(get: Any) -> CookiePolicy:
     mode = (get("COOKIE_MODE") or "amplify").lower()
     secure_text = (get("COOKIE_SECURE") or "true").lower()
     if secure_text not in ("true", "false", "1", "0", "yes", "no"):

@@ -13,7 +13,8 @@ from typing import Any, Literal
 from .._core.cookies import CookiePolicy
 from .._core.errors import ConfigError
 from .._core.keys import OIDC_PREFIX
-from .cognito import _DEFAULT_MARGIN, _policy_from_env
+from .._core.session import DEFAULT_REFRESH_MARGIN
+from .cognito import policy_from_env
 
 __all__ = ["OidcConfig"]
 
@@ -47,7 +48,7 @@ class OidcConfig:
     cookie_policy: CookiePolicy = field(default_factory=CookiePolicy)
     #: First segment of every cookie name: ``<cookie_prefix>.<client id>.<sub>.<field>``.
     cookie_prefix: str = OIDC_PREFIX
-    refresh_margin: float = _DEFAULT_MARGIN
+    refresh_margin: float = DEFAULT_REFRESH_MARGIN
     timeout: float = 5.0
 
     def __post_init__(self) -> None:
@@ -103,5 +104,5 @@ class OidcConfig:
         prompt = get("OIDC_PROMPT")
         if prompt is not None:
             fields["authorize_params"] = {"prompt": prompt}
-        fields["cookie_policy"] = _policy_from_env(get)
+        fields["cookie_policy"] = policy_from_env(get)
         return cls(**fields)

@@ -21,12 +21,13 @@ from typing import Any, Protocol
 import jwt
 from jwt.exceptions import PyJWTError
 
-from .tokens import AT_JWT_TYPES, InvalidToken, TokenUse, VerifiedToken, checked_claims
+from .tokens import AT_JWT_TYPES, InvalidToken, TokenUse, VerifiedToken
 
 __all__ = [
     "CognitoRules",
     "OidcRules",
     "TokenRules",
+    "checked_claims",
     "field_of",
     "opaque_access_token",
 ]
@@ -152,3 +153,19 @@ class OidcRules:
         except PyJWTError:
             return True
         return str(header.get("typ", "")).lower() not in AT_JWT_TYPES
+
+
+def checked_claims(
+    token: str, claims: Mapping[str, Any], token_use: TokenUse, client_id: str
+) -> VerifiedToken:
+    """Cognito's claim rules that follow decoding (``CognitoRules.check``), for the server's
+    verifier and the audit's :class:`OfflineReader` alike."""
+    if claims.get("token_use") != token_use:
+        raise InvalidToken(f"token_use is {claims.get('token_use')!r}, expected {token_use!r}")
+    # Access tokens carry no aud (Cognito docs): the app client is in client_id instead.
+    if token_use == "access" and claims.get("client_id") != client_id:
+        raise InvalidToken("access token was issued to another app client")
+    exp, iat = claims.get("exp"), claims.get("iat")
+    if not isinstance(exp, int) or not isinstance(iat, int):
+        raise InvalidToken("exp and iat must be integers")
+    return VerifiedToken(raw=token, claims=claims, token_use=token_use, exp=exp, iat=iat)

@@ -22,11 +22,11 @@ from .tokens import (
     JwkSet,
     TokenSet,
     TokenUse,
-    TokenVerifier,
     UnknownSigningKey,
     VerifiedToken,
     token_digest,
 )
+from .verify import TokenVerifier
 
 __all__ = ["Decision", "Outcome", "Session", "SessionRules", "State"]
 

@@ -18,6 +18,7 @@ import jwt
 
 from .._config.cognito import CognitoConfig
 from .._config.oidc import OidcConfig
+from .._config.scheme import scheme_of
 from .._coordination.coordinator import RefreshCoordinator, Refreshed, RefreshSource
 from .._coordination.url import coordinator_from_env
 from .._core.clock import Clock, SystemClock
@@ -25,12 +26,12 @@ from .._core.cookies import COOKIE_SIZE_LIMIT, parse_set_cookie_target, render_s
 from .._core.errors import ConfigError, ProviderError, ProviderRejected, ProviderUnavailable
 from .._core.events import Event, Events, log_safe
 from .._core.plan import RequestTarget, bounded
-from .._core.scheme import scheme_of, verification
 from .._core.session import Decision, Outcome, Session, SessionRules, State
 from .._core.signin_state import SignInError, SignInState, StateCookie, state_cookie
 from .._core.steps import Steps, adrive, drive
 from .._core.tokens import InvalidToken, JwkSet, TokenSet, token_digest
 from .._providers.cognito import CognitoProvider, SignInResult
+from .._providers.jwks import verification
 from .._providers.oidc import OidcProvider
 
 __all__ = ["RequestAuth", "SessionManager"]

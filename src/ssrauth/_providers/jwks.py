@@ -10,12 +10,16 @@ from typing import Any, Protocol
 
 import httpx
 
+from .._config.cognito import CognitoConfig
+from .._config.oidc import OidcConfig
 from .._coordination.singleflight import SingleFlight
 from .._core.clock import Clock
 from .._core.errors import ProviderUnavailable
+from .._core.scheme import CookieScheme
 from .._core.tokens import JwkSet
+from .._core.verify import TokenVerifier
 
-__all__ = ["JwksLocator", "JwksSource"]
+__all__ = ["JwksLocator", "JwksSource", "verification"]
 
 #: Keys rotate rarely; an unknown ``kid`` is far more often a forged or foreign token than a
 #: rotation, so an attacker must not be able to make every request fetch the JWKS.
@@ -132,3 +136,24 @@ class JwksSource:
         if self._on_fetched is not None:
             self._on_fetched(keys)
         return keys
+
+
+def verification(
+    config: CognitoConfig | OidcConfig,
+    scheme: CookieScheme,
+    discovery: JwksLocator | None,
+    *,
+    clock: Clock,
+    on_fetched: Callable[[JwkSet], None] | None = None,
+) -> tuple[TokenVerifier, JwksSource]:
+    """The verifier and the key source of ``config``. The keys are at the configured JWKS URL
+    or, for an OpenID Connect issuer without one, where ``discovery`` (its provider) finds
+    them; no fetch happens here."""
+    location: str | JwksLocator | None = config.jwks_url or discovery
+    if location is None:
+        raise ValueError("an OpenID Connect config without jwks_url needs its provider")
+    source = JwksSource(location, clock=clock, timeout=config.timeout, on_fetched=on_fetched,
+                        accepted=scheme.rules.algorithms)
+    verifier = TokenVerifier(issuer=config.issuer, client_id=config.client_id,
+                             rules=scheme.rules)
+    return verifier, source

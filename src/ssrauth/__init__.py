@@ -45,6 +45,10 @@ from ._manager.manager import RequestAuth, SessionManager
 from ._providers.cognito import CognitoProvider, SignInResult
 from ._providers.oidc import OidcProvider
 
+# The one place the version is written: pyproject.toml reads it from here (setuptools' dynamic
+# version, read from the source without importing it), so the package and its metadata agree.
+__version__ = "0.1.0"
+
 __all__ = [
     "AmplifyKeys",
     "Clock",

@@ -21,9 +21,9 @@ from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponseBase, JsonResponse
 from django.utils.module_loading import import_string
 
+from . import Session
 from ._adapters.environ import cookie_header, host, url_path
 from ._adapters.respond import added_headers, refusal
-from ._core.session import Session
 from ._manager.manager import RequestAuth, SessionManager
 
 __all__ = ["SsrAuthMiddleware", "current_session", "get_auth", "require_user"]

@@ -11,8 +11,8 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 
+from . import Session
 from ._adapters.respond import refusal
-from ._core.session import Session
 from ._manager.manager import RequestAuth
 from .starlette import get_auth
 

@@ -15,9 +15,8 @@ from typing import Any, TypeVar, cast
 from flask import Flask, current_app, request
 from werkzeug.exceptions import ServiceUnavailable, Unauthorized
 
-from . import wsgi
+from . import Session, wsgi
 from ._adapters.respond import refusal
-from ._core.session import Session
 from ._manager.manager import RequestAuth, SessionManager
 
 __all__ = ["SsrAuth", "current_session", "get_auth", "require_user"]

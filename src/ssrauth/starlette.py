@@ -13,9 +13,9 @@ from starlette.authentication import AuthCredentials, BaseUser, UnauthenticatedU
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from . import Session
 from ._adapters.environ import url_path
 from ._adapters.respond import merged_headers, nothing_to_add
-from ._core.session import Session
 from ._manager.manager import RequestAuth, SessionManager
 
 __all__ = ["SessionUser", "SsrAuthMiddleware", "get_auth"]

@@ -2,7 +2,7 @@
 and sign-out tombstones that no in-flight refresh can outrun.
 
 :class:`RefreshCoordinator` is the contract; :class:`LocalCoordinator` keeps everything in this
-process (threads and asyncio tasks); ``_shared`` holds the cross-process one (SQLite, Redis).
+process (threads and asyncio tasks); ``shared`` holds the cross-process one (SQLite, Redis).
 Entries are keyed by the SHA-256 digest of the *old* refresh token, never the token; ``refresh``
 takes the token itself because a shared store's results are sealed with a key derived from it.
 """

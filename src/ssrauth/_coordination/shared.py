@@ -12,7 +12,7 @@ One refresh token, any number of processes (and of threads and tasks in each):
    in which case the tokens are thrown away. A leader that died leaves a lease that lapses;
    the next claim after that takes over.
 
-Results are sealed with a key derived from the old refresh token (``_seal``). If the store fails,
+Results are sealed with a key derived from the old refresh token (``seal``). If the store fails,
 the request is coordinated in this process only (an embedded :class:`LocalCoordinator`), a
 ``store_unavailable`` event is emitted, the store is left alone for ``retry_store_after``
 seconds, and a refusal from the provider keeps the cookies: another process may have rotated

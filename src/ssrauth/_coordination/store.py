@@ -1,6 +1,6 @@
 """What a shared coordinator asks of its store, as operations both stores (SQLite, Redis) answer.
 
-Each operation is one atomic step in the store, so the algorithm in ``_shared`` never holds a
+Each operation is one atomic step in the store, so the algorithm in ``shared`` never holds a
 lock across a provider call: claiming (tombstone? stored result? live lease? else take the
 lease), settling (tombstone? keep a stored result? else store ours, mark the old token
 superseded, drop our lease), releasing a lease, revoking, and asking for a mark. Expiries are

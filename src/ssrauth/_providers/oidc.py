@@ -1,11 +1,11 @@
 """OpenID Connect provider client over httpx: discovery, authorization-code exchange (PKCE
 S256), refresh_token grant, RFC 7009 revocation.
 
-The I/O edge for any OIDC issuer, the counterpart of ``_cognito``. Every answer is classified
+The I/O edge for any OIDC issuer, the counterpart of ``cognito``. Every answer is classified
 once, here: :class:`ProviderRejected` only for a real "no" about the grant (``invalid_grant``,
 ``invalid_token``): the session is over; :class:`ProviderUnavailable` for everything else,
 including ``invalid_client`` (a configuration problem: logging every user out would not fix it),
-throttling and 5xx. Each operation is a protocol (see ``_drive``) run blocking or async.
+throttling and 5xx. Each operation is a protocol (see ``_core.steps``) run blocking or async.
 """
 
 from __future__ import annotations

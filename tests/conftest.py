@@ -8,9 +8,7 @@ import pytest
 
 from ssrauth import CookiePolicy, ManualClock, SessionManager
 from ssrauth.emulator import CognitoEmulator
-
-PASSWORD = "Corr3ct-Horse!battery"
-HOST = "app.example.com"
+from tests.accounts import PASSWORD
 
 
 @pytest.fixture

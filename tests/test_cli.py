@@ -15,8 +15,8 @@ import pytest
 from ssrauth import ManualClock, SessionManager
 from ssrauth.cli import main
 from ssrauth.emulator import CognitoEmulator
+from tests.accounts import HOST, PASSWORD
 from tests.browser_jar import BrowserJar
-from tests.conftest import HOST, PASSWORD
 from tests.unit.factory import NOW, Minter, minter, pool_key, signed_in_header
 
 #: The committed HAR, recorded by tests/browser/test_audit_har.py (see write_sample_har there).

@@ -8,9 +8,9 @@ import pytest
 
 from ssrauth import ManualClock, ProviderRejected, SessionManager
 from ssrauth.emulator import CognitoEmulator
+from tests.accounts import HOST, PASSWORD
 
 from .browser_jar import BrowserJar
-from .conftest import HOST, PASSWORD
 
 
 @pytest.fixture

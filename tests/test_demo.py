@@ -21,8 +21,8 @@ from starlette.applications import Starlette
 
 from ssrauth.demo import create_app
 from ssrauth.emulator import CognitoEmulator
+from tests.accounts import HOST, PASSWORD
 from tests.browser_jar import BrowserJar
-from tests.conftest import HOST, PASSWORD
 
 
 class Browser:

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from tests.integration import django_site
-from tests.integration.conftest import WsgiServer
+from tests.integration.rig.browsers import WsgiServer
 
 pytestmark = pytest.mark.anyio
 

@@ -34,14 +34,14 @@ from playwright.sync_api import BrowserContext, Page
 
 from ssrauth import ManualClock, SessionManager
 from ssrauth.emulator import CognitoEmulator
+from tests.accounts import PASSWORD
 from tests.browser.amplify_rig import (
     AMPLIFY_SSR_POLICY,
     CognitoProxy,
     build_bundle,
     create_rig_app,
 )
-from tests.browser.conftest import PREFIX, WAIT_MS, serve
-from tests.conftest import PASSWORD
+from tests.browser.chromium import PREFIX, WAIT_MS, serve
 
 #: The token lifetime moto issues, plus one second: expired on both clocks.
 HOUR = 3601

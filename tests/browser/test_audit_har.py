@@ -24,7 +24,7 @@ import pytest
 from playwright.sync_api import BrowserContext, Page, Route
 
 from ssrauth.cli import main
-from tests.browser.conftest import APP_HOST, SITE, Demo, auth_cookies
+from tests.browser.chromium import APP_HOST, SITE, Demo, auth_cookies
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "seed-bug.har"
 #: The demo's cookie policy, as the audit must be told it (plain http, Domain=example.test).

@@ -14,7 +14,7 @@ from typing import Any
 
 from playwright.sync_api import BrowserContext, Page, expect
 
-from tests.browser.conftest import (
+from tests.browser.chromium import (
     APP_HOST,
     SITE,
     Demo,

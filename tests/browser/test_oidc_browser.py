@@ -26,7 +26,7 @@ from playwright.sync_api import BrowserContext, Page, Response, expect
 from starlette.types import Receive, Scope, Send
 
 from ssrauth import LocalCoordinator, ManualClock, SessionManager
-from tests.browser.conftest import (
+from tests.browser.chromium import (
     APP_HOST,
     assert_one_canonical_copy_each,
     auth_cookies,
@@ -36,8 +36,8 @@ from tests.browser.conftest import (
     serve,
     start_fetch,
 )
-from tests.integration.oidc.conftest import build_oidc_app, oidc_config
 from tests.integration.oidc.idp import AT_TTL, CLIENT_ID, TestIdp, running_idp
+from tests.integration.oidc.oidc_app import build_oidc_app, oidc_config
 
 PREFIX = f"ssrauth.{CLIENT_ID}"
 FIELDS = ("idToken", "accessToken", "refreshToken", "clockDrift", "expiresAt")

@@ -15,8 +15,8 @@ from django.urls import path, re_path
 
 from ssrauth import ProviderRejected, ProviderUnavailable, SessionManager
 from ssrauth.django import current_session, get_auth, require_user
-
-from .conftest import APP_VALUE, cookie_name
+from tests.integration.rig.apps import APP_VALUE
+from tests.integration.rig.cookies import cookie_name
 
 #: The manager the next handler built will use.
 manager: SessionManager | None = None

@@ -2,11 +2,12 @@
 run by test_wsgi_flask.py and test_django.py against their own sites.
 
 A test module subclasses :class:`FrameworkContract` (as ``Test…``) and provides the ``open_site``
-fixture: a manager in, a browser (:class:`~tests.integration.conftest.Browser` or
-:class:`~tests.integration.conftest.WsgiBrowser`) on a fresh site using it out. Every site serves
-the same routes: ``POST /signin`` (form), ``POST /signout``, ``/api/me`` and ``/api/async-me``
-(a user required, sync and async views), ``/own-cookie/<field>`` (the app writes an auth cookie),
-``/visit`` (the app sets its own cookie ``visits``) and any other path (a page).
+fixture: a manager in, a browser (:class:`~tests.integration.rig.browsers.Browser` or
+:class:`~tests.integration.rig.browsers.WsgiBrowser`) on a fresh site using it out. Every site
+serves the same routes: ``POST /signin`` (form), ``POST /signout``, ``/api/me`` and
+``/api/async-me`` (a user required, sync and async views), ``/own-cookie/<field>`` (the app
+writes an auth cookie), ``/visit`` (the app sets its own cookie ``visits``) and any other path
+(a page).
 """
 
 from __future__ import annotations
@@ -18,33 +19,28 @@ import pytest
 
 from ssrauth import ManualClock, SessionManager
 from ssrauth.emulator import CognitoEmulator
-
-from .conftest import (
-    APP_VALUE,
-    PREFIX,
-    Arrivals,
-    Browser,
-    FlakyCognito,
-    RefreshGate,
-    WsgiBrowser,
+from tests.integration.rig.apps import APP_VALUE, Arrivals
+from tests.integration.rig.browsers import Browser, WsgiBrowser
+from tests.integration.rig.checks import (
     assert_anonymous_not_an_error,
     assert_one_session,
     assert_served_through_an_outage,
+)
+from tests.integration.rig.cookies import (
+    PREFIX,
     attributes,
     auth_cookies,
     cookie_name,
-    flaky_config,
-    foreign_state,
-    gated_manager,
     jar_state,
     lines_named,
-    seed_bug_jar,
-    seed_foreign_cookies,
     set_cookies,
     value_of,
-    wait_until,
     written_value,
 )
+from tests.integration.rig.gates import RefreshGate, gated_manager
+from tests.integration.rig.outages import FlakyCognito, flaky_config
+from tests.integration.rig.seeds import foreign_state, seed_bug_jar, seed_foreign_cookies
+from tests.integration.rig.waiting import wait_until
 
 OpenSite = Callable[[SessionManager], Browser | WsgiBrowser]
 

@@ -10,13 +10,11 @@ from starlette.types import ASGIApp, Message
 
 from ssrauth import ManualClock, SessionManager
 from ssrauth.emulator import CognitoEmulator
-from tests.conftest import HOST, PASSWORD
-
-from .conftest import (
-    APP_VALUE,
-    Browser,
+from tests.accounts import HOST, PASSWORD
+from tests.integration.rig.apps import APP_VALUE, build_starlette_app
+from tests.integration.rig.browsers import Browser
+from tests.integration.rig.cookies import (
     attributes,
-    build_starlette_app,
     cookie_name,
     lines_named,
     set_cookies,

@@ -14,8 +14,8 @@ import pytest
 
 from ssrauth import Event, ManualClock, SessionManager
 from ssrauth.emulator import CognitoEmulator
+from tests.accounts import HOST, PASSWORD
 from tests.browser_jar import BrowserJar
-from tests.conftest import HOST, PASSWORD
 
 BURST = 20
 

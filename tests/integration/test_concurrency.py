@@ -10,23 +10,19 @@ import pytest
 
 from ssrauth import Event, ManualClock, SessionManager
 from ssrauth.emulator import CognitoEmulator
-from tests.conftest import HOST
-
-from .conftest import (
-    Arrivals,
-    Browser,
-    Pause,
-    RefreshGate,
+from tests.accounts import HOST
+from tests.integration.rig.apps import Arrivals, Pause, build_app
+from tests.integration.rig.browsers import Browser
+from tests.integration.rig.cookies import (
     auth_cookies,
-    build_app,
     cookie_name,
-    gated_manager,
     set_cookies,
     value_of,
-    wait_until,
     writes_auth_cookie,
     written_value,
 )
+from tests.integration.rig.gates import RefreshGate, gated_manager
+from tests.integration.rig.waiting import wait_until
 
 pytestmark = pytest.mark.anyio
 
@@ -226,3 +222,23 @@ async def test_sign_out_between_refresh_and_response(
     late = await browser.get("/api/me", cookie_header=stale)
     assert late.status_code == 401
     assert auth_cookies(browser.jar, cid) == []
+
+
+async def test_a_refresh_reused_from_the_grace_window_keeps_the_leaders_clock_drift(
+    browser: Browser, emulator: CognitoEmulator, clock: ManualClock
+) -> None:
+    """clockDrift is issuer time minus our time when the tokens arrived; measured when a late
+    request reuses them, it would be off by the wait and Amplify would trust an expired token."""
+    await browser.sign_in("alice")
+    drift_name = cookie_name(emulator.client_id, "alice", "clockDrift")
+    missed_it = browser.cookie_header("/")
+    clock.advance(3600)
+    first = await browser.get("/api/me")
+    leader_drift = int(written_value(set_cookies(first), drift_name))
+    clock.advance(50)
+
+    late = await browser.get("/api/me", cookie_header=missed_it)
+
+    assert emulator.refresh_calls() == 1
+    assert abs(int(written_value(set_cookies(late), drift_name)) - leader_drift) < 1000
+    assert abs(int(value_of(browser.jar, drift_name))) < 1000  # moto shares our clock

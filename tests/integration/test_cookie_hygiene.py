@@ -7,22 +7,21 @@ import pytest
 
 from ssrauth import CookiePolicy, Event, ManualClock, SessionManager
 from ssrauth.emulator import CognitoEmulator
-from tests.conftest import HOST
-
-from .conftest import (
+from tests.accounts import HOST
+from tests.integration.rig.apps import build_app
+from tests.integration.rig.browsers import Browser
+from tests.integration.rig.checks import assert_canonical
+from tests.integration.rig.cookies import (
     PREFIX,
     SIGN_IN_FIELDS,
-    Browser,
-    assert_canonical,
     auth_cookies,
-    build_app,
     cookie_name,
     last_auth_user,
-    seed_bug_jar,
     session_names,
     set_cookies,
     value_of,
 )
+from tests.integration.rig.seeds import seed_bug_jar
 
 pytestmark = pytest.mark.anyio
 

@@ -11,17 +11,16 @@ import pytest
 
 from ssrauth import ManualClock, SessionManager
 from ssrauth.emulator import CognitoEmulator
-
-from . import django_site
-from .conftest import (
-    Browser,
-    WsgiBrowser,
+from tests.integration.rig.browsers import Browser, WsgiBrowser
+from tests.integration.rig.cookies import (
     attributes,
     cookie_name,
     lines_named,
     set_cookies,
     value_of,
 )
+
+from . import django_site
 from .framework_contract import FrameworkContract, OpenSite
 
 django_site.configure()

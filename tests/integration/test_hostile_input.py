@@ -19,12 +19,11 @@ from moto.utilities.utils import load_resource
 
 from ssrauth import Event, ManualClock, SessionManager
 from ssrauth.emulator import CognitoEmulator
-from tests.conftest import PASSWORD
-
-from .conftest import (
+from tests.accounts import PASSWORD
+from tests.integration.rig.browsers import Browser
+from tests.integration.rig.checks import assert_anonymous_not_an_error
+from tests.integration.rig.cookies import (
     PREFIX,
-    Browser,
-    assert_anonymous_not_an_error,
     auth_cookies,
     cookie_name,
     last_auth_user,

@@ -11,14 +11,13 @@ import pytest
 
 from ssrauth import Event, ManualClock, SessionManager
 from ssrauth.emulator import CognitoEmulator
-from tests.conftest import PASSWORD
-
-from .conftest import (
-    Browser,
-    assert_canonical,
+from tests.accounts import PASSWORD
+from tests.integration.rig.apps import build_app
+from tests.integration.rig.browsers import Browser
+from tests.integration.rig.checks import assert_canonical
+from tests.integration.rig.cookies import (
     attributes,
     auth_cookies,
-    build_app,
     cookie_name,
     last_auth_user,
     session_names,
@@ -247,3 +246,20 @@ async def test_raw_at_sign_spelling_is_healed(
         assert claims(access)["exp"] > clock.now()  # type: ignore[operator]
     else:
         assert access == newest  # the freshest copy won, not the first in the header
+
+
+async def test_signed_out_cookies_stay_out_on_a_path_never_seen_before(
+    browser: Browser, emulator: CognitoEmulator
+) -> None:
+    """A settled decision reused for another path must keep its refresh-token digests, or the
+    tombstone check cannot see that the session was signed out."""
+    await browser.sign_in("alice")
+    stale = browser.cookie_header("/")
+    assert (await browser.get("/", cookie_header=stale)).json()["user"] == "alice"
+    assert (await browser.post("/signout")).status_code == 200
+
+    elsewhere = await browser.get("/orders/7", cookie_header=stale)
+
+    assert elsewhere.json()["user"] is None
+    assert any("Max-Age=0" in line for line in set_cookies(elsewhere))
+    assert auth_cookies(browser.jar, emulator.client_id) == []

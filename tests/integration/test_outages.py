@@ -1,26 +1,21 @@
-"""When Cognito cannot be asked, nobody is logged out: cookies stay exactly as they were, the
-request is anonymous (503 + Retry-After where a user is required), and the next request after the
-outage refreshes normally. Every outage is a real network condition on loopback."""
+"""When Cognito or its signing keys cannot be reached, nobody is logged out: cookies stay exactly
+as they were, the request is anonymous (503 + Retry-After where a user is required), and the next
+request after the outage refreshes normally. Every outage is a real network condition on
+loopback."""
 
 from __future__ import annotations
+
+import socket
 
 import pytest
 
 from ssrauth import Event, ManualClock, SessionManager
 from ssrauth.emulator import CognitoEmulator
-
-from .conftest import (
-    Browser,
-    FlakyCognito,
-    assert_canonical,
-    assert_served_through_an_outage,
-    build_app,
-    cookie_name,
-    flaky_config,
-    jar_state,
-    session_names,
-    value_of,
-)
+from tests.integration.rig.apps import build_app
+from tests.integration.rig.browsers import Browser
+from tests.integration.rig.checks import assert_canonical, assert_served_through_an_outage
+from tests.integration.rig.cookies import cookie_name, jar_state, session_names, value_of
+from tests.integration.rig.outages import FlakyCognito, flaky_config
 
 pytestmark = pytest.mark.anyio
 
@@ -204,3 +199,26 @@ async def test_other_errors_keep_the_session(
     assert api.status_code == 503
     assert jar_state(browser.jar) == before
     assert flaky_manager.events.count(Event.REFRESH_REJECTED) == 0
+
+
+async def test_a_jwks_outage_never_refreshes_and_never_logs_out(
+    browser: Browser, emulator: CognitoEmulator, clock: ManualClock
+) -> None:
+    """While the signing keys cannot be fetched, tokens stay unjudged on every request, not only
+    on the one that tried the fetch: no refresh (its tokens could not be checked either), no
+    deletion, 503 where a user is required."""
+    await browser.sign_in("alice")
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        dead_jwks = f"http://127.0.0.1:{closed.getsockname()[1]}/jwks.json"
+    blind = SessionManager(emulator.config(jwks_url=dead_jwks, timeout=1.0), clock=clock)
+    other_server = Browser(build_app(blind))
+    other_server.jar = browser.jar
+    clock.advance(3600)
+    before = jar_state(browser.jar)
+
+    answers = [(await other_server.get("/api/me")).status_code for _ in range(3)]
+
+    assert answers == [503, 503, 503]
+    assert emulator.refresh_calls() == 0
+    assert jar_state(browser.jar) == before

@@ -20,8 +20,8 @@ from fastapi import FastAPI
 
 from ssrauth import Event, SessionManager
 from ssrauth.emulator import CognitoEmulator
-
-from .conftest import Browser, cookie_name, last_auth_user, set_cookies
+from tests.integration.rig.browsers import Browser
+from tests.integration.rig.cookies import cookie_name, last_auth_user, set_cookies
 
 pytestmark = pytest.mark.anyio
 

@@ -7,8 +7,7 @@ import pytest
 
 from ssrauth import ProviderRejected, SessionManager, SignInChallenge
 from ssrauth.emulator import CognitoEmulator
-
-from .conftest import HOST, PASSWORD
+from tests.accounts import HOST, PASSWORD
 
 pytestmark = pytest.mark.anyio
 

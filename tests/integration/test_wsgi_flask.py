@@ -21,15 +21,13 @@ from ssrauth.emulator import CognitoEmulator
 from ssrauth.flask import SsrAuth, current_session, get_auth, require_user
 from ssrauth.wsgi import SsrAuthWSGIMiddleware
 from ssrauth.wsgi import get_auth as environ_auth
-from tests.conftest import HOST, PASSWORD
+from tests.accounts import HOST, PASSWORD
+from tests.integration.rig.apps import APP_VALUE
+from tests.integration.rig.browsers import WsgiBrowser
+from tests.integration.rig.checks import assert_one_session
+from tests.integration.rig.cookies import cookie_name
+from tests.integration.rig.seeds import seed_bug_jar
 
-from .conftest import (
-    APP_VALUE,
-    WsgiBrowser,
-    assert_one_session,
-    cookie_name,
-    seed_bug_jar,
-)
 from .framework_contract import FrameworkContract, OpenSite
 
 

@@ -42,7 +42,7 @@ from tests.unit.factory import (
     signed_in_header,
     verifier,
 )
-from tests.unit.test_plan_in_browser import Scenario, scenarios
+from tests.unit.jar_scenarios import Scenario, scenarios
 
 ACCESS = KEYS.name("alice", "accessToken")
 

@@ -22,7 +22,7 @@ from ssrauth._core.plan import RequestTarget
 from ssrauth._core.session import SessionRules
 from ssrauth._providers.jwks import verification
 from tests.unit.factory import HOST, signed_in_header
-from tests.unit.test_oidc_rules import CLIENT, ISSUER, JWKS, NOW, id_token
+from tests.unit.oidc_factory import CLIENT, ISSUER, JWKS, NOW, id_token
 
 CONFIG = OidcConfig(issuer=ISSUER, client_id=CLIENT)
 FAMILY = f"ssrauth.{CLIENT}"

@@ -14,48 +14,27 @@ from typing import Any
 
 import jwt
 import pytest
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ssrauth._core.cookies import CookiePolicy, encode_value
-from ssrauth._core.keys import OIDC_SESSION_FIELDS, AmplifyKeys
-from ssrauth._core.plan import RequestTarget
 from ssrauth._core.rules import CognitoRules, OidcRules
-from ssrauth._core.session import SessionRules, State
+from ssrauth._core.session import State
 from ssrauth._core.tokens import InvalidToken, JwkSet, TokenSet
-from ssrauth._core.verify import TokenVerifier
-
-ISSUER = "https://idp.example"
-CLIENT = "web-app"
-NOW = 1_700_000_000
-TARGET = RequestTarget("/", "app.example.com")
-RSA_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-EC_KEY = ec.generate_private_key(ec.SECP256R1())
-
-
-def _jwk(key: Any, kid: str, **extra: str) -> dict[str, Any]:
-    algorithm = jwt.algorithms.RSAAlgorithm if isinstance(key, rsa.RSAPrivateKey) else (
-        jwt.algorithms.ECAlgorithm)
-    entry: dict[str, Any] = json.loads(algorithm.to_jwk(key.public_key()))
-    return {**entry, "kid": kid, "use": "sig", **extra}
-
-
-JWKS = JwkSet.from_json({"keys": [_jwk(RSA_KEY, "r1"), _jwk(EC_KEY, "e1"),
-                                  {"kty": "oct", "k": "c2VjcmV0", "kid": "h1"}]},
-                        OidcRules(CLIENT).algorithms)
-
-
-def id_token(key: Any = RSA_KEY, kid: str = "r1", alg: str = "RS256", **claims: Any) -> str:
-    body = {"iss": ISSUER, "aud": CLIENT, "sub": "alice", "iat": NOW, "exp": NOW + 300,
-            "email": "alice@example.com", **claims}
-    return jwt.encode({k: v for k, v in body.items() if v is not None}, key, alg,
-                      headers={"kid": kid})
-
-
-def verifier(audience: str | None = None) -> TokenVerifier:
-    return TokenVerifier(issuer=ISSUER, client_id=CLIENT, rules=OidcRules(CLIENT, audience))
+from tests.unit.oidc_factory import (
+    CLIENT,
+    EC_KEY,
+    ISSUER,
+    JWKS,
+    NOW,
+    RSA_KEY,
+    TARGET,
+    core,
+    header,
+    id_token,
+    jwk,
+    verifier,
+)
 
 
 def _b64(data: dict[str, Any]) -> str:
@@ -64,8 +43,8 @@ def _b64(data: dict[str, Any]) -> str:
 
 def test_the_key_set_keeps_rsa_and_ec_keys_pinned_to_their_algorithm_and_never_hmac() -> None:
     assert JWKS.algorithms == {"r1": "RS256", "e1": "ES256"}
-    assert JwkSet.from_json({"keys": [_jwk(EC_KEY, "e1")]}).keys == {}  # Cognito: RS256 only
-    mismatched = JwkSet.from_json({"keys": [_jwk(RSA_KEY, "x", alg="ES256")]}, ("ES256",))
+    assert JwkSet.from_json({"keys": [jwk(EC_KEY, "e1")]}).keys == {}  # Cognito: RS256 only
+    mismatched = JwkSet.from_json({"keys": [jwk(RSA_KEY, "x", alg="ES256")]}, ("ES256",))
     assert mismatched.keys == {}
 
 
@@ -128,18 +107,6 @@ def test_any_string_is_opaque_or_verified_never_an_exception(value: str) -> None
 
 # -- the decision core under OIDC rules ------------------------------------------------------
 
-KEYS = AmplifyKeys(CLIENT, prefix="ssrauth", session_fields=OIDC_SESSION_FIELDS)
-
-
-def core() -> SessionRules:
-    return SessionRules(keys=KEYS, verifier=verifier(), policy=CookiePolicy())
-
-
-def header(**fields: str) -> str:
-    parts = [f"ssrauth.{CLIENT}.LastAuthUser=alice"]
-    parts += [f"ssrauth.{CLIENT}.alice.{k}={encode_value(v)}" for k, v in fields.items()]
-    return "; ".join(parts)
-
 
 def test_the_id_token_authenticates_and_the_opaque_access_token_rides_along() -> None:
     decision = core().decide(header(idToken=id_token(), accessToken="opaque-1",
@@ -192,3 +159,44 @@ def test_establish_records_the_access_tokens_expiry_and_refuses_another_users_to
         rules.establish(decision, "mallory", tokens, None, JWKS, NOW)
     with pytest.raises(InvalidToken, match="no id token"):
         rules.establish(decision, "alice", TokenSet("opaque", None, "rt"), None, JWKS, NOW)
+
+
+def test_an_id_token_filed_under_another_users_cookie_names_is_not_that_users_session() -> None:
+    """The cookie user of an OIDC family is the sub (``username_is_sub``): mallory's real id
+    token planted among alice's cookies must not make a session that is mallory by its id
+    token and alice by its access and refresh tokens (which a refresh would then mint)."""
+    decision = core().decide(header(idToken=id_token(sub="mallory"), accessToken="alice-at",
+                                    refreshToken="alice-rt", expiresAt=str(NOW + 60)),
+                             TARGET, JWKS, NOW)
+    assert decision.session is None
+    assert decision.state is State.ANONYMOUS
+
+
+def test_alice_keeps_her_own_id_token_beside_a_fresher_planted_one() -> None:
+    planted = f"ssrauth.web-app.alice.idToken={id_token(sub='mallory', iat=NOW + 10)}"
+    cookies = header(idToken=id_token(), accessToken="alice-at", refreshToken="alice-rt",
+                     expiresAt=str(NOW + 60)) + "; " + planted
+    decision = core().decide(cookies, TARGET, JWKS, NOW)
+    assert decision.session is not None
+    assert decision.session.sub == "alice"
+
+
+def test_an_rfc9068_access_token_is_never_taken_for_an_id_token() -> None:
+    """RFC 9068 §4: a JWT access token whose aud happens to be our client id (the app's own
+    API) must not pass as an id token: it may have been issued to any client."""
+    access = jwt.encode({"iss": ISSUER, "aud": "web-app", "sub": "alice", "iat": NOW,
+                         "exp": NOW + 300, "client_id": "other-app"}, RSA_KEY, "RS256",
+                        headers={"kid": "r1", "typ": "at+jwt"})
+    with pytest.raises(InvalidToken, match="access token"):
+        verifier().verify(access, "id", JWKS)
+
+
+def test_an_oidc_sessions_username_is_the_sub_not_a_claim_the_user_may_choose() -> None:
+    """Generic providers may let users pick a ``username``-like claim; authorising on it would
+    let one user pass for another. Under OpenID Connect the name to authorise on is ``sub``."""
+    token = id_token(username="admin", **{"cognito:username": "admin"})
+    decision = core().decide(header(idToken=token, accessToken="alice-at",
+                                    refreshToken="alice-rt", expiresAt=str(NOW + 60)),
+                             TARGET, JWKS, NOW)
+    assert decision.session is not None
+    assert decision.session.username == decision.session.sub == "alice"

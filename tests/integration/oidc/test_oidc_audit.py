@@ -13,9 +13,10 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from ssrauth import ManualClock
 from ssrauth.cli import main
-from tests.integration.conftest import Browser, value_of
-from tests.integration.oidc.conftest import PREFIX, log_in
 from tests.integration.oidc.idp import CLIENT_ID, TestIdp
+from tests.integration.oidc.oidc_app import PREFIX, log_in
+from tests.integration.rig.browsers import Browser
+from tests.integration.rig.cookies import value_of
 from tests.unit.factory import Minter, pool_key, signed_in_header
 
 pytestmark = pytest.mark.anyio

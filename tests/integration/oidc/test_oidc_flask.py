@@ -12,9 +12,10 @@ from flask.typing import ResponseReturnValue
 
 from ssrauth import LocalCoordinator, ManualClock, SessionManager, SignInError
 from ssrauth.flask import SsrAuth, get_auth, require_user
-from tests.integration.conftest import WsgiBrowser, value_of
-from tests.integration.oidc.conftest import expired_burst, log_in, oidc_config
 from tests.integration.oidc.idp import SECRET, SECRET_CLIENT_ID, TestIdp
+from tests.integration.oidc.oidc_app import expired_burst, log_in, oidc_config
+from tests.integration.rig.browsers import WsgiBrowser
+from tests.integration.rig.cookies import value_of
 
 pytestmark = pytest.mark.anyio
 

@@ -17,20 +17,22 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from ssrauth import ManualClock, SessionManager
-from tests.conftest import HOST
-from tests.integration.conftest import (
-    Browser,
+from tests.accounts import HOST
+from tests.integration.oidc.idp import AT_TTL, CLIENT_ID, TestIdp
+from tests.integration.oidc.oidc_app import PREFIX, expired_burst, log_in
+from tests.integration.rig.browsers import Browser
+from tests.integration.rig.checks import (
     assert_anonymous_not_an_error,
     assert_canonical,
     assert_served_through_an_outage,
+)
+from tests.integration.rig.cookies import (
     attributes,
     jar_state,
     set_cookies,
     value_of,
     written_value,
 )
-from tests.integration.oidc.conftest import PREFIX, expired_burst, log_in
-from tests.integration.oidc.idp import AT_TTL, CLIENT_ID, TestIdp
 
 pytestmark = pytest.mark.anyio
 
@@ -274,3 +276,18 @@ async def test_a_signed_in_session_needs_no_idp_call_per_request(
         assert (await browser.get("/api/me")).status_code == 200
     assert sum(idp.proxy.calls.values()) == 0
     assert manager.keys.prefix == PREFIX + "."
+
+
+async def test_a_forged_error_callback_cannot_put_line_breaks_in_the_sign_in_error(
+    browser: Browser
+) -> None:
+    """``error`` and ``error_description`` come from whoever wrote the link: the SignInError
+    an app logs (or shows) must not carry their line breaks (forged log lines)."""
+    answer = await browser.get("/callback", params={
+        "error": "access_denied\r\nINFO forged", "error_description": "x\n" + "y" * 5000})
+    assert answer.status_code == 400
+    message = answer.json()["error"]
+    assert "\n" not in message
+    assert "\r" not in message
+    assert "access_denied" in message
+    assert len(message) < 1000

@@ -2,21 +2,34 @@
 
 ``is_revoked`` is asked on every request that carries a session; answered with a blocking store
 call, it would hold the whole event loop for a Redis round trip on every page view. The store
-below fails any blocking call, so these tests fail if ``aload`` ever makes one.
+below fails any blocking call, so these tests fail if ``aload`` ever makes one. And a WSGI app
+that runs async code per request meets a new event loop each time: the store's async clients of
+closed loops must go with them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
+import os
+import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 from ssrauth import ManualClock, SessionManager
+from ssrauth._coordination.redis import RedisStore
 from ssrauth._coordination.shared import SharedCoordinator
 from ssrauth._coordination.sqlite import SqliteStore
 from ssrauth._coordination.store import Answer, Op
+from ssrauth._core.tokens import token_digest
 from ssrauth.emulator import CognitoEmulator
+from tests.accounts import HOST, PASSWORD
 from tests.browser_jar import BrowserJar
-from tests.conftest import HOST, PASSWORD
+
+from .stores import REDIS_URL, StoreSpec
+
+KEY = token_digest("refresh-token-of-alice")
 
 
 class AsyncOnlyStore:
@@ -60,3 +73,30 @@ def test_aload_reads_tombstones_through_the_async_store(
         assert store.async_calls > reads
 
     asyncio.run(scenario())
+
+
+def test_redis_clients_of_closed_event_loops_are_let_go(
+    new_store: Callable[[str], StoreSpec],
+) -> None:
+    """A WSGI app that runs async code per request (asgiref's async_to_sync, asyncio.run) sees
+    a new event loop every time. A client per loop kept in a WeakKeyDictionary never went: its
+    connections hold the loop, so the key stayed alive, with an open socket per request."""
+    coord = new_store("redis").coordinator(ManualClock())
+    before = _sockets()
+    assert isinstance(coord.store, RedisStore)
+    for _ in range(12):
+        assert not asyncio.run(coord.ais_revoked(KEY))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)  # the dead loops' unclosed sockets
+        gc.collect()
+    assert len(coord.store._loop_clients) <= 1
+    assert _sockets() - before <= 1, REDIS_URL
+
+
+def _sockets() -> int:
+    """How many sockets this process has open."""
+    found = 0
+    for fd in os.listdir(f"/proc/{os.getpid()}/fd"):
+        with contextlib.suppress(OSError):  # the listing's own descriptor, gone by now
+            found += os.readlink(f"/proc/{os.getpid()}/fd/{fd}").startswith("socket:")
+    return found

@@ -18,11 +18,13 @@ import pytest
 from ssrauth import CognitoConfig, ManualClock, SessionManager
 from ssrauth._core.tokens import token_digest
 from ssrauth.emulator import CognitoEmulator
+from tests.accounts import HOST, PASSWORD
 from tests.browser_jar import BrowserJar
-from tests.conftest import HOST, PASSWORD
+from tests.integration.rig.cookies import cookie_name, value_of
+from tests.integration.rig.outages import FlakyCognito
+from tests.integration.rig.rotation import RotatingCognito
+from tests.integration.rig.waiting import WAIT
 
-from ..conftest import WAIT, FlakyCognito, cookie_name, value_of
-from ..test_rotation import RotatingCognito
 from .stores import StoreSpec
 from .workers import Served, Site, Workers
 

@@ -23,7 +23,7 @@ from ssrauth._coordination.store import Claim
 from ssrauth._core.errors import ProviderUnavailable
 from ssrauth._core.tokens import TokenSet, token_digest
 from ssrauth.emulator import CognitoEmulator
-from tests.conftest import HOST, PASSWORD
+from tests.accounts import HOST, PASSWORD
 
 from .stores import REDIS_URL, StoreSpec, raw_entries
 

@@ -15,12 +15,11 @@ import pytest
 from ssrauth import Event, Events, ManualClock, RedisCoordinator, SessionManager, SqliteCoordinator
 from ssrauth._coordination.shared import SharedCoordinator
 from ssrauth.emulator import CognitoEmulator
-
-from ..conftest import (
-    Browser,
-    assert_canonical,
+from tests.integration.rig.apps import build_app
+from tests.integration.rig.browsers import Browser
+from tests.integration.rig.checks import assert_canonical
+from tests.integration.rig.cookies import (
     auth_cookies,
-    build_app,
     cookie_name,
     jar_state,
     session_names,

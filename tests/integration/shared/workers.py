@@ -21,7 +21,7 @@ from multiprocessing.synchronize import Barrier
 from typing import Any
 
 from ssrauth import CognitoConfig, ManualClock, RequestAuth, SessionManager
-from tests.conftest import HOST
+from tests.accounts import HOST
 
 from .stores import StoreSpec
 

@@ -1,0 +1,100 @@
+"""The relying party of the OIDC tests: its configuration, the FastAPI app with /login and
+/callback that docs/oidc.md shows, and a browser's way through sign-in and an expired burst."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+import httpx
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+
+from ssrauth import (
+    ManualClock,
+    OidcConfig,
+    ProviderRejected,
+    ProviderUnavailable,
+    SessionManager,
+    SignInError,
+)
+from ssrauth.fastapi import Auth, RequireUser
+from ssrauth.starlette import SsrAuthMiddleware
+from tests.accounts import HOST
+from tests.integration.oidc.idp import AT_TTL, CLIENT_ID, TestIdp
+from tests.integration.rig.browsers import Browser, WsgiBrowser
+
+REDIRECT_URI = f"https://{HOST}/callback"
+PREFIX = f"ssrauth.{CLIENT_ID}"
+
+
+def oidc_config(idp: TestIdp, **changes: object) -> OidcConfig:
+    config = OidcConfig(issuer=idp.issuer, client_id=CLIENT_ID, redirect_uri=REDIRECT_URI,
+                        authorize_params={"prompt": "consent"})
+    return config.with_changes(**changes)
+
+
+def build_oidc_app(manager: SessionManager,
+                   home: Callable[[Request], HTMLResponse] | None = None) -> FastAPI:
+    """The quick start's app; ``home``, if given, answers ``/`` (an HTML page for a browser),
+    every other path a JSON page naming the user."""
+    app = FastAPI()
+    app.add_middleware(SsrAuthMiddleware, manager=manager)
+
+    @app.get("/login")
+    async def login(auth: Auth, return_to: str = "/") -> RedirectResponse:
+        return RedirectResponse(await auth.abegin_sign_in(return_to), status_code=303)
+
+    @app.get("/callback")
+    async def callback(request: Request, auth: Auth) -> Response:
+        try:
+            return_to = await auth.acomplete_sign_in(dict(request.query_params))
+        except (SignInError, ProviderRejected) as error:
+            return JSONResponse({"error": str(error)}, status_code=400)
+        except ProviderUnavailable as error:
+            return JSONResponse({"error": str(error)}, status_code=503)
+        return RedirectResponse(return_to, status_code=303)
+
+    @app.post("/signout")
+    async def sign_out(auth: Auth) -> dict[str, str | None]:
+        return {"logout": await auth.asign_out()}
+
+    @app.get("/api/me")
+    def me(user: RequireUser) -> dict[str, str]:
+        return {"sub": user.sub, "email": str(user.claims.get("email")),
+                "access_token": user.access_token.raw}
+
+    if home is not None:
+        app.get("/", response_class=HTMLResponse)(home)
+
+    @app.get("/{path:path}")
+    def page(request: Request, path: str) -> JSONResponse:
+        user = request.user.display_name if request.user.is_authenticated else None
+        return JSONResponse({"user": user, "path": path})
+
+    return app
+
+
+async def log_in(browser: Browser | WsgiBrowser, idp: TestIdp, user: str = "alice",
+                 return_to: str = "/", lands_on: str | None = None) -> None:
+    """/login → the IdP's forms → /callback, as a browser would follow the redirects."""
+    start = await browser.get("/login", params={"return_to": return_to})
+    assert start.status_code == 303, start.text
+    back = idp.login(start.headers["location"], user)
+    done = await browser.get(back.removeprefix(f"https://{HOST}"))
+    assert done.status_code == 303, done.text
+    assert done.headers["location"] == (lands_on or return_to)
+
+
+async def expired_burst(browser: Browser | WsgiBrowser, idp: TestIdp,
+                        clock: ManualClock) -> list[httpx.Response]:
+    """Twenty requests at once with one expired session's cookies: all served, and the IdP
+    sees exactly one refresh_token grant."""
+    idp.reset_counts()
+    clock.advance(AT_TTL + 5)
+    header = browser.cookie_header("/")
+    answers = await asyncio.gather(*(browser.get("/api/me", cookie_header=header)
+                                     for _ in range(20)))
+    assert [a.status_code for a in answers] == [200] * 20
+    assert idp.proxy.count("token:refresh_token") == 1
+    return answers

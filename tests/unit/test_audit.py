@@ -311,6 +311,16 @@ def test_heal_lines_leave_at_most_one_copy_of_each_session_cookie(scenario: Scen
     after = clone(scenario.jar)
     for family in report.families:
         after.apply(list(family.heal), request_path=scenario.path)
+    # A jar that needs more than one response's cap of lines (many names x 9 paths x 3
+    # domains) is healed by the responses that follow, each sent the copies still left.
+    rounds = 1
+    while any(f.code == "heal-capped" for f in report.findings):
+        assert rounds < 4, "healing does not converge"
+        following = Scenario(after, scenario.target, scenario.policy, scenario.username)
+        report = run(following.header(), path=scenario.path, host=host, policy=scenario.policy)
+        for family in report.families:
+            after.apply(list(family.heal), request_path=scenario.path)
+        rounds += 1
     counts: Counter[tuple[str | None, str | None, str]] = Counter()
     for cookie in after.visible(scenario.path):
         for keys in (KEYS, OTHER_KEYS):

@@ -398,7 +398,12 @@ def _family(
             say("problem", f"token-{token.status}", f"copy #{copy.position} "
                 f"({_label(copy.username, copy.field)}): {token.detail}")
     _state_findings(decision, verified, say)
-    heal = tuple(render_set_cookie(cookie, policy) for cookie in bounded(decision.plan)[0])
+    healing, left_out = bounded(decision.plan)
+    heal = tuple(render_set_cookie(cookie, policy) for cookie in healing)
+    if left_out:
+        say("warning", "heal-capped", f"{left_out} more deletions wait for a later response "
+            "(one response carries at most 320 Set-Cookie lines): the browser sends those "
+            "copies again and the next response deletes them")
     if heal:
         say("problem", "needs-healing",
             f"the server would send {len(heal)} Set-Cookie lines to heal this family")

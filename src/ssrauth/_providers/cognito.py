@@ -2,8 +2,8 @@
 
 The I/O edge of ssrauth. Every answer is classified once, here: :class:`ProviderRejected` for a
 real "no" (the session is over) and :class:`ProviderUnavailable` for everything else (keep the
-cookies, try again later). Each operation is written once as a protocol (see ``_drive``) and run
-by a blocking and an async face.
+cookies, try again later). Each operation is written once as a protocol of typed steps
+(``_core.steps``) and run by a blocking and an async face.
 """
 
 from __future__ import annotations

@@ -5,7 +5,8 @@ The I/O edge for any OIDC issuer, the counterpart of ``_cognito``. Every answer 
 once, here: :class:`ProviderRejected` only for a real "no" about the grant (``invalid_grant``,
 ``invalid_token``): the session is over; :class:`ProviderUnavailable` for everything else,
 including ``invalid_client`` (a configuration problem: logging every user out would not fix it),
-throttling and 5xx. Each operation is a protocol (see ``_drive``) run blocking or async.
+throttling and 5xx. Each operation is a protocol of typed steps (``_core.steps``) run blocking
+or async.
 """
 
 from __future__ import annotations

@@ -30,20 +30,26 @@ from ._core.cookies import (
 )
 from ._core.errors import (
     ConfigError,
+    InvalidToken,
     ProviderError,
     ProviderRejected,
     ProviderUnavailable,
+    SignedOut,
     SignInChallenge,
+    SignInError,
+    SourceError,
     SsrAuthError,
+    StoreUnavailable,
+    UnknownSigningKey,
 )
 from ._core.events import Event, Events
 from ._core.keys import AmplifyKeys
 from ._core.session import Session
-from ._core.signin_state import SignInError
 from ._core.tokens import TokenSet, VerifiedToken
 from ._manager.manager import RequestAuth, SessionManager
-from ._providers.cognito import CognitoProvider, SignInResult
+from ._providers.cognito import CognitoProvider
 from ._providers.oidc import OidcProvider
+from ._providers.provider import Provider, SignInResult
 
 # The one place the version is written: pyproject.toml reads it from here (setuptools' dynamic
 # version, read from the source without importing it), so the package and its metadata agree.
@@ -58,10 +64,12 @@ __all__ = [
     "CookiePolicy",
     "Event",
     "Events",
+    "InvalidToken",
     "LocalCoordinator",
     "ManualClock",
     "OidcConfig",
     "OidcProvider",
+    "Provider",
     "ProviderError",
     "ProviderRejected",
     "ProviderUnavailable",
@@ -78,10 +86,14 @@ __all__ = [
     "SignInChallenge",
     "SignInError",
     "SignInResult",
+    "SignedOut",
+    "SourceError",
     "SqliteCoordinator",
     "SsrAuthError",
+    "StoreUnavailable",
     "SystemClock",
     "TokenSet",
+    "UnknownSigningKey",
     "VerifiedToken",
     "coordinator_from_url",
     "parse_cookie_header",

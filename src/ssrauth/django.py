@@ -23,7 +23,7 @@ from django.utils.module_loading import import_string
 
 from . import Session
 from ._adapters.environ import cookie_header, host, url_path
-from ._adapters.respond import added_headers, refusal
+from ._adapters.respond import aadded_headers, added_headers, refusal
 from ._manager.manager import RequestAuth, SessionManager
 
 __all__ = ["SsrAuthMiddleware", "current_session", "get_auth", "require_user"]
@@ -54,14 +54,14 @@ class SsrAuthMiddleware:
         auth = self.manager.load(*_request_parts(request))
         request.ssrauth = auth
         response = self.get_response(request)
-        _add_cookie_headers(response, auth)
+        _put_headers(response, added_headers(auth, _app_set_cookies(response)))
         return response
 
     async def _acall(self, request: HttpRequest) -> Any:
         auth = await self.manager.aload(*_request_parts(request))
         request.ssrauth = auth
         response = await self.get_response(request)
-        _add_cookie_headers(response, auth)
+        _put_headers(response, await aadded_headers(auth, _app_set_cookies(response)))
         return response
 
 
@@ -163,9 +163,9 @@ def _app_set_cookies(response: HttpResponseBase) -> Iterator[tuple[str, str]]:
         yield "Set-Cookie", response.headers["Set-Cookie"]
 
 
-def _add_cookie_headers(response: HttpResponseBase, auth: RequestAuth) -> None:
+def _put_headers(response: HttpResponseBase, added: list[tuple[str, str]]) -> None:
     cookies = response.cookies
-    for name, value in added_headers(auth, _app_set_cookies(response)):
+    for name, value in added:
         if name.lower() != "set-cookie":
             response.headers[name] = value
             continue

@@ -15,7 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import Session
 from ._adapters.environ import url_path
-from ._adapters.respond import merged_headers, nothing_to_add
+from ._adapters.respond import amerged_headers, nothing_to_add
 from ._manager.manager import RequestAuth, SessionManager
 
 __all__ = ["SessionUser", "SsrAuthMiddleware", "get_auth"]
@@ -63,7 +63,7 @@ class SsrAuthMiddleware:
 
         async def send_with_cookies(message: Message) -> None:
             if message["type"] == "http.response.start":
-                _add_cookie_headers(message, scope[SCOPE_KEY])
+                await _add_cookie_headers(message, scope[SCOPE_KEY])
             await send(message)
 
         await self.app(scope, receive, send_with_cookies)
@@ -108,11 +108,11 @@ def _attach(scope: Scope, auth: RequestAuth) -> None:
         scope["auth"] = AuthCredentials()
 
 
-def _add_cookie_headers(message: Message, auth: RequestAuth) -> None:
+async def _add_cookie_headers(message: Message, auth: RequestAuth) -> None:
     if nothing_to_add(auth):
         return
     headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in message.get("headers", [])]
-    merged = merged_headers(auth, headers)
+    merged = await amerged_headers(auth, headers)
     if merged is not None:
         message["headers"] = [(k.lower().encode("latin-1"), v.encode("latin-1"))
                               for k, v in merged]

@@ -10,6 +10,8 @@ from fastapi import FastAPI
 
 from ssrauth import SessionManager
 from ssrauth.emulator import CognitoEmulator
+from tests.integration.oidc.idp import TestIdp, running_idp
+from tests.integration.oidc.oidc_app import REDIRECT_URI
 from tests.integration.rig.apps import build_app
 from tests.integration.rig.browsers import Browser
 from tests.integration.rig.outages import FlakyCognito
@@ -23,6 +25,13 @@ def app(manager: SessionManager) -> FastAPI:
 @pytest.fixture
 def browser(app: FastAPI) -> Browser:
     return Browser(app)
+
+
+@pytest.fixture(scope="session")
+def idp() -> Iterator[TestIdp]:
+    """One oidc-provider (tests/oidc) for the session, behind a counting proxy; started only
+    when a test asks for it (the OIDC tests, and the no-blocking test's callback)."""
+    yield from running_idp(REDIRECT_URI)
 
 
 @pytest.fixture

@@ -12,7 +12,15 @@ from dataclasses import dataclass
 
 from .._manager.manager import RequestAuth
 
-__all__ = ["Refusal", "added_headers", "merged_headers", "nothing_to_add", "refusal"]
+__all__ = [
+    "Refusal",
+    "aadded_headers",
+    "added_headers",
+    "amerged_headers",
+    "merged_headers",
+    "nothing_to_add",
+    "refusal",
+]
 
 Headers = Sequence[tuple[str, str]]
 
@@ -27,20 +35,41 @@ def added_headers(auth: RequestAuth, headers: Iterable[tuple[str, str]]) -> list
     """The core's headers for this response, given the application's own; [] to leave them be.
 
     The application's Set-Cookie lines go to the core, which leaves any cookie the application set
-    itself to it, so a response never carries two Set-Cookie lines for one cookie.
+    itself to it, so a response never carries two Set-Cookie lines for one cookie. Blocking (the
+    sign-out re-check may ask the coordinator's store): for WSGI and Django under WSGI.
     """
     if nothing_to_add(auth):
         return []
-    return auth.response_headers(value for name, value in headers if name.lower() == "set-cookie")
+    return auth.response_headers(_app_set_cookies(headers))
+
+
+async def aadded_headers(
+    auth: RequestAuth, headers: Iterable[tuple[str, str]]
+) -> list[tuple[str, str]]:
+    """:func:`added_headers` on an event loop: the sign-out re-check is awaited, never a
+    blocking store round trip inside the server's ``send``."""
+    if nothing_to_add(auth):
+        return []
+    return await auth.aresponse_headers(_app_set_cookies(headers))
 
 
 def merged_headers(auth: RequestAuth, headers: Headers) -> list[tuple[str, str]] | None:
-    """The response's headers with the core's added; None when nothing changes.
+    """The response's headers with the core's added; None when nothing changes."""
+    return _merged(headers, added_headers(auth, headers))
 
-    A header the core adds other than Set-Cookie (``Cache-Control: no-store``) replaces the
-    application's: a response that sets auth cookies must not be stored by a shared cache.
-    """
-    added = added_headers(auth, headers)
+
+async def amerged_headers(auth: RequestAuth, headers: Headers) -> list[tuple[str, str]] | None:
+    """:func:`merged_headers` on an event loop."""
+    return _merged(headers, await aadded_headers(auth, headers))
+
+
+def _app_set_cookies(headers: Iterable[tuple[str, str]]) -> list[str]:
+    return [value for name, value in headers if name.lower() == "set-cookie"]
+
+
+def _merged(headers: Headers, added: list[tuple[str, str]]) -> list[tuple[str, str]] | None:
+    """A header the core adds other than Set-Cookie (``Cache-Control: no-store``) replaces the
+    application's: a response that sets auth cookies must not be stored by a shared cache."""
     if not added:
         return None
     replaced = {name.lower() for name, _ in added} - {"set-cookie"}

@@ -14,13 +14,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .._core.cookies import parse_cookie_header
+from .._core.errors import SourceError
 from .analysis import AUTH_PREFIXES, Observation, ObservedCookie, family_of
 
 __all__ = ["SourceError", "read_source"]
-
-
-class SourceError(ValueError):
-    """The input is unreadable or holds no cookies; the message is one line for stderr."""
 
 
 def read_source(

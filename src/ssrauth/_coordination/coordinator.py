@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
 from .._core.clock import Clock
-from .._core.errors import ProviderRejected
+from .._core.errors import ProviderRejected, SignedOut
 from .._core.tokens import TokenSet, token_digest
 from .singleflight import SingleFlight
 
@@ -59,11 +59,8 @@ class Refreshed:
     received_at: float
 
 
-class SessionRevoked(ProviderRejected):
-    """The session was signed out; a refresh of its token must not bring it back."""
-
-    def __init__(self) -> None:
-        super().__init__("the session was signed out", "SignedOut")
+#: The former name of :class:`~ssrauth.SignedOut`, kept for existing callers.
+SessionRevoked = SignedOut
 
 
 class RefreshCoordinator(Protocol):
@@ -72,7 +69,7 @@ class RefreshCoordinator(Protocol):
         digest); share its outcome.
 
         Raises :class:`ProviderRejected` (shared and remembered for the grace window),
-        :class:`SessionRevoked` after a sign-out, or ``ProviderUnavailable`` (shared, not kept).
+        :class:`SignedOut` after a sign-out, or ``ProviderUnavailable`` (shared, not kept).
         """
         ...
 
@@ -189,7 +186,7 @@ class LocalCoordinator:
         now = self._clock.now()
         with self._lock:
             if self._tombstones.get(key, _NEVER)[0] > now:
-                raise SessionRevoked()
+                raise SignedOut()
             entry = self._settled.get(key)
         if entry is None or entry[0] <= now:
             return None
@@ -216,7 +213,7 @@ class LocalCoordinator:
         with self._lock:
             if self._tombstones.get(key, _NEVER)[0] > now:
                 # Signed out while the provider call was in flight: its tokens must not be used.
-                raise SessionRevoked()
+                raise SignedOut()
             self._settled.pop(key, None)
             self._settled[key] = (now + self.grace_period, outcome)
             _purge(self._settled, now)

@@ -28,12 +28,12 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, TypedDict
+from typing import TypedDict
 
 from .._core.clock import Clock
-from .._core.errors import ProviderRejected, ProviderUnavailable
+from .._core.errors import ProviderRejected, ProviderUnavailable, SignedOut, StoreUnavailable
 from .._core.events import Event, Events
-from .._core.steps import Steps, adrive, drive
+from .._core.steps import Handlers, Step, Steps, adrive, ask, drive
 from .._core.tokens import TokenSet, token_digest
 from .coordinator import (
     DEFAULT_GRACE_PERIOD,
@@ -43,7 +43,6 @@ from .coordinator import (
     LocalCoordinator,
     Refreshed,
     RefreshSource,
-    SessionRevoked,
     followed,
 )
 from .seal import open_outcome, seal_outcome
@@ -60,7 +59,6 @@ from .store import (
     Revoke,
     Settle,
     Store,
-    StoreUnavailable,
 )
 
 __all__ = ["DEFAULT_LEASE_TTL", "SharedCoordinator", "SharedOptions"]
@@ -89,16 +87,31 @@ class SharedOptions(TypedDict, total=False):
 
 
 @dataclass(frozen=True, slots=True)
-class _Pause:
+class _Stored(Step[Answer]):
+    """One atomic store operation (see ``_store``)."""
+
+    op: Op
+
+
+@dataclass(frozen=True, slots=True)
+class _Pause(Step[None]):
+    """A follower's wait before it claims again."""
+
     seconds: float
 
 
-class _CallProvider:
-    """The flow's step that runs the provider call (the leader only)."""
+@dataclass(frozen=True, slots=True)
+class _CallProvider(Step[TokenSet]):
+    """The provider call, made by the leader only, while its lease is kept renewed."""
 
 
-_CALL = _CallProvider()
-_Step = Op | _Pause | _CallProvider
+@dataclass(frozen=True, slots=True)
+class _KeepLocally(Step[Refreshed]):
+    """The store failed after the provider answered: that answer is kept in this process (its
+    local coordinator), and the provider is never asked again for it."""
+
+    refresh_token: str
+    outcome: Refreshed | ProviderRejected
 
 
 @dataclass(slots=True)
@@ -154,19 +167,9 @@ class SharedCoordinator:
             return self._refresh_locally(refresh_token, call)
         lease = _Lease(token_digest(refresh_token))
 
-        def do(step: _Step) -> Any:
-            if step is _CALL:
-                with self._renewing(lease):
-                    return call()
-            if isinstance(step, _Pause):
-                time.sleep(step.seconds)
-                return None
-            assert not isinstance(step, _CallProvider)
-            return self.store.run(step)
-
         def lead() -> Refreshed:
             try:
-                return drive(self._flow(refresh_token, lease), do)
+                return drive(self._flow(refresh_token, lease), self._handlers(lease, call, None))
             finally:
                 if lease.owner is not None:
                     self._run(Release(lease.key, lease.owner), None)
@@ -184,22 +187,10 @@ class SharedCoordinator:
             return await self._arefresh_locally(refresh_token, call)
         lease = _Lease(token_digest(refresh_token))
 
-        async def ado(step: _Step) -> Any:
-            if step is _CALL:
-                renewing = asyncio.create_task(self._arenew(lease))
-                try:
-                    return await call()
-                finally:
-                    renewing.cancel()
-            if isinstance(step, _Pause):
-                await asyncio.sleep(step.seconds)
-                return None
-            assert not isinstance(step, _CallProvider)
-            return await self.store.arun(step)
-
         async def lead() -> Refreshed:
             try:
-                return await adrive(self._flow(refresh_token, lease), ado)
+                return await adrive(self._flow(refresh_token, lease),
+                                    self._handlers(lease, None, call))
             finally:
                 if lease.owner is not None:
                     await self._arun(Release(lease.key, lease.owner), None)
@@ -209,6 +200,52 @@ class SharedCoordinator:
         except StoreUnavailable as error:
             self._store_failed(error)
             return await self._arefresh_locally(refresh_token, call)
+
+    def _handlers(
+        self,
+        lease: _Lease,
+        call: Callable[[], TokenSet] | None,
+        acall: Callable[[], Awaitable[TokenSet]] | None,
+    ) -> Handlers:
+        """Both faces of every step of one leader's flow (the face running it passes its own
+        provider call; the other is None and never asked)."""
+
+        def stored(step: _Stored) -> Answer:
+            return self.store.run(step.op)
+
+        async def astored(step: _Stored) -> Answer:
+            return await self.store.arun(step.op)
+
+        def pause(step: _Pause) -> None:
+            time.sleep(step.seconds)
+
+        async def apause(step: _Pause) -> None:
+            await asyncio.sleep(step.seconds)
+
+        def provider(_: _CallProvider) -> TokenSet:
+            assert call is not None
+            with self._renewing(lease):
+                return call()
+
+        async def aprovider(_: _CallProvider) -> TokenSet:
+            assert acall is not None
+            renewing = asyncio.create_task(self._arenew(lease))
+            try:
+                return await acall()
+            finally:
+                renewing.cancel()
+
+        def keep(step: _KeepLocally) -> Refreshed:
+            return self._local.refresh(step.refresh_token, lambda: _tokens_of(step.outcome))
+
+        async def akeep(step: _KeepLocally) -> Refreshed:
+            async def answered() -> TokenSet:
+                return _tokens_of(step.outcome)
+
+            return await self._local.arefresh(step.refresh_token, answered)
+
+        return (Handlers().on(_Stored, stored, astored).on(_Pause, pause, apause)
+                .on(_CallProvider, provider, aprovider).on(_KeepLocally, keep, akeep))
 
     def revoke(self, key: bytes) -> None:
         self._local.revoke(key)
@@ -236,7 +273,7 @@ class SharedCoordinator:
 
     # -- the algorithm (once, for both faces) --------------------------------------------------
 
-    def _flow(self, refresh_token: str, lease: _Lease) -> Steps[_Step, Refreshed]:
+    def _flow(self, refresh_token: str, lease: _Lease) -> Steps[Refreshed]:
         key, owner = lease.key, secrets.token_hex(8)
         deadline = time.monotonic() + self.wait_timeout
         pause, waited = _FIRST_PAUSE, False
@@ -247,7 +284,7 @@ class SharedCoordinator:
             # lease_ttl. Releasing a lease someone else holds does nothing (owner differs).
             lease.owner = owner
             try:
-                claimed = yield Claim(key, owner, now, now + self.lease_ttl)
+                claimed = yield from ask(_Stored(Claim(key, owner, now, now + self.lease_ttl)))
             except StoreUnavailable:
                 lease.owner = None  # no store to release it in: do not wait on it again
                 raise
@@ -255,33 +292,33 @@ class SharedCoordinator:
                 break
             lease.owner = None
             if claimed is Claimed.REVOKED:
-                raise SessionRevoked()
+                raise SignedOut()
             if isinstance(claimed, bytes):
                 source = RefreshSource.COALESCED if waited else RefreshSource.GRACE
                 return _outcome(open_outcome(refresh_token, key, claimed), source)
             if time.monotonic() >= deadline:
                 raise ProviderUnavailable("timed out waiting for a refresh in another process")
             waited = True
-            yield _Pause(pause)
+            yield from ask(_Pause(pause))
             pause = min(pause * 2, _LAST_PAUSE)
         outcome: Refreshed | ProviderRejected
         try:
-            tokens: TokenSet = yield _CALL
+            tokens = yield from ask(_CallProvider())
         except ProviderRejected as error:
             outcome = error
         else:
             outcome = Refreshed(tokens, RefreshSource.PROVIDER, self._clock.now())
         sealed = seal_outcome(refresh_token, key, outcome)
         try:
-            stood = yield self._settle(key, owner, sealed, outcome)
+            stood = yield from ask(_Stored(self._settle(key, owner, sealed, outcome)))
         except StoreUnavailable as error:
             # The provider already answered: keep that answer in this process, never ask again.
             self._store_failed(error)
-            return self._local.refresh(refresh_token, lambda: _tokens_of(outcome))
+            return (yield from ask(_KeepLocally(refresh_token, outcome)))
         lease.owner = None
         if stood is Claimed.REVOKED:
             # Signed out while the provider call was in flight: its tokens must not be used.
-            raise SessionRevoked()
+            raise SignedOut()
         if stood != sealed:  # a leader whose lease lapsed under us got there first
             return _outcome(open_outcome(refresh_token, key, _sealed(stood)),
                             RefreshSource.COALESCED)
@@ -381,9 +418,7 @@ def _keeping_cookies() -> Iterator[None]:
     token (we cannot see its mark): serve the request anonymously, delete nothing."""
     try:
         yield
-    except SessionRevoked:
-        raise  # our own sign-out: certain
-    except ProviderRejected as error:
+    except ProviderRejected as error:  # not SignedOut, our own sign-out: that one is certain
         raise ProviderUnavailable(
             f"refresh refused while the coordination store is down, cookies kept: {error}"
         ) from None
@@ -401,6 +436,6 @@ def _tokens_of(outcome: Refreshed | ProviderRejected) -> TokenSet:
     return outcome.tokens
 
 
-def _sealed(answer: Any) -> bytes:
+def _sealed(answer: Answer) -> bytes:
     assert isinstance(answer, bytes), answer
     return answer

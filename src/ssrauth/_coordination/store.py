@@ -14,7 +14,7 @@ import enum
 from dataclasses import dataclass
 from typing import Protocol
 
-from .._core.errors import ProviderUnavailable
+from .._core.errors import StoreUnavailable
 
 __all__ = [
     "Claim",
@@ -29,14 +29,6 @@ __all__ = [
     "Store",
     "StoreUnavailable",
 ]
-
-
-class StoreUnavailable(ProviderUnavailable):
-    """The shared store did not answer (down, locked past its timeout, unreadable).
-
-    A :class:`ProviderUnavailable`, so that if it ever escaped it would keep cookies, never end
-    a session; the coordinator catches it and falls back to coordinating in this process.
-    """
 
 
 class Claimed(enum.Enum):

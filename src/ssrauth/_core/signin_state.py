@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from .cookies import CookiePolicy, SetCookie, parse_cookie_header, render_set_cookie
-from .errors import SsrAuthError
+from .errors import SignInError
 
 __all__ = ["SignInError", "SignInState", "safe_return_to", "state_cookie"]
 
@@ -26,12 +26,6 @@ __all__ = ["SignInError", "SignInState", "safe_return_to", "state_cookie"]
 STATE_MAX_AGE = 600
 #: Longest return path kept; the state cookie's other values take about 200 bytes.
 MAX_RETURN_TO = 2048
-
-
-class SignInError(SsrAuthError):
-    """The callback cannot complete a sign-in: no sign-in in progress, a state that does not
-    match (a forged or crossed callback), the provider's own ``error=…``, or a bad id token
-    nonce. No session is made; send the user to sign in again."""
 
 
 def safe_return_to(value: str) -> str:

@@ -15,6 +15,9 @@ from typing import Any, Literal
 import jwt
 from jwt.exceptions import PyJWTError
 
+# Defined with the other errors; importable from here too (verify, rules, session, audit).
+from .errors import InvalidToken, UnknownSigningKey
+
 __all__ = [
     "AT_JWT_TYPES",
     "InvalidToken",
@@ -36,22 +39,6 @@ _DEFAULT_ALGS = {("RSA", None): "RS256", ("EC", "P-256"): "ES256", ("EC", "P-384
 _ALG_KTY = {"RS": "RSA", "PS": "RSA", "ES": "EC", "Ed": "OKP"}
 #: RFC 9068 §2.1: the media type of a JWT access token, with or without ``application/``.
 AT_JWT_TYPES = frozenset({"at+jwt", "application/at+jwt"})
-
-
-class InvalidToken(Exception):
-    """The token is not one we accept; ``reason`` is safe to log (it never contains the token)."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-class UnknownSigningKey(InvalidToken):
-    """Signed with a ``kid`` not in our JWKS: the pool may have rotated keys, so refetch once."""
-
-    def __init__(self, kid: str) -> None:
-        super().__init__(f"unknown signing key id {kid!r}")
-        self.kid = kid
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,8 +2,8 @@
 
 The I/O edge of ssrauth. Every answer is classified once, here: :class:`ProviderRejected` for a
 real "no" (the session is over) and :class:`ProviderUnavailable` for everything else (keep the
-cookies, try again later). Each operation is written once as a protocol (see ``_core.steps``)
-and run by a blocking and an async face.
+cookies, try again later). Each operation is written once as a protocol of typed steps
+(``_core.steps``) and run by a blocking and an async face.
 """
 
 from __future__ import annotations
@@ -20,9 +20,11 @@ import httpx
 
 from .._config.cognito import CognitoConfig
 from .._core.errors import ProviderError, ProviderRejected, ProviderUnavailable, SignInChallenge
-from .._core.steps import Steps, adrive, drive
+from .._core.steps import Handlers, Step, Steps, adrive, ask, drive
 from .._core.tokens import TokenSet
 from .http import HttpClients, transport_error
+from .jwks import JwksLocator
+from .provider import SignInResult
 
 __all__ = ["CognitoProvider", "SignInResult"]
 
@@ -59,25 +61,22 @@ class _Unsupported(ProviderUnavailable):
 
 
 @dataclass(frozen=True, slots=True)
-class SignInResult:
-    """Tokens plus what Amplify would store beside them."""
+class _Call(Step[dict[str, Any]]):
+    """One Cognito API operation; answered with its JSON body."""
 
-    #: The name Amplify uses in cookie keys: Cognito's USERNAME challenge parameter, or the login
-    #: id the user typed (``handleUserPasswordAuthFlow``).
-    username: str
-    tokens: TokenSet
-    #: ``signInDetails`` as Amplify writes it: JSON with loginId and authFlowType.
-    sign_in_details: str
-
-
-@dataclass(frozen=True, slots=True)
-class _Call:
     operation: str
     body: dict[str, Any]
 
 
 class CognitoProvider:
-    """Talks to one user-pool app client. Thread-safe; one instance per application."""
+    """Talks to one user-pool app client. Thread-safe; one instance per application.
+
+    A :class:`~ssrauth.Provider` with password sign-in and global sign-out; its keys are at the
+    configured JWKS URL and it has no RP-initiated logout.
+    """
+
+    redirect_sign_in: None = None
+    jwks_locator: JwksLocator | None = None
 
     def __init__(
         self,
@@ -93,45 +92,60 @@ class CognitoProvider:
         #: None until the endpoint told us whether it has RevokeToken.
         self.supports_revoke_token: bool | None = None
         self._warned_no_revoke = False
+        self._handlers = Handlers().on(_Call, self._send, self._asend)
+
+    # -- capabilities (see Provider) -----------------------------------------------------------
+
+    @property
+    def password_sign_in(self) -> CognitoProvider:
+        return self
+
+    @property
+    def sign_out_everywhere(self) -> CognitoProvider:
+        return self
+
+    def end_session_url(self, id_token: str | None) -> None:
+        """None: a Cognito session lives in its cookies only (the Hosted UI's ``/logout`` is
+        for Hosted UI sign-ins, which ssrauth does not make)."""
 
     # -- public faces --------------------------------------------------------------------------
 
     def sign_in(self, username: str, password: str) -> SignInResult:
-        return drive(self._sign_in(username, password), self._send)
+        return drive(self._sign_in(username, password), self._handlers)
 
     async def asign_in(self, username: str, password: str) -> SignInResult:
-        return await adrive(self._sign_in(username, password), self._asend)
+        return await adrive(self._sign_in(username, password), self._handlers)
 
     def refresh(self, refresh_token: str, username: str | None) -> TokenSet:
-        return drive(self._refresh(refresh_token, username), self._send)
+        return drive(self._refresh(refresh_token, username), self._handlers)
 
     async def arefresh(self, refresh_token: str, username: str | None) -> TokenSet:
-        return await adrive(self._refresh(refresh_token, username), self._asend)
+        return await adrive(self._refresh(refresh_token, username), self._handlers)
 
     def revoke(self, refresh_token: str) -> bool:
         """Revoke a refresh token (and its access tokens). False: the endpoint cannot."""
-        return drive(self._revoke(refresh_token), self._send)
+        return drive(self._revoke(refresh_token), self._handlers)
 
     async def arevoke(self, refresh_token: str) -> bool:
-        return await adrive(self._revoke(refresh_token), self._asend)
+        return await adrive(self._revoke(refresh_token), self._handlers)
 
     def global_sign_out(self, access_token: str) -> None:
         """Sign the user out of every device (GlobalSignOut): all their refresh tokens die."""
-        drive(self._global_sign_out(access_token), self._send)
+        drive(self._global_sign_out(access_token), self._handlers)
 
     async def aglobal_sign_out(self, access_token: str) -> None:
-        await adrive(self._global_sign_out(access_token), self._asend)
+        await adrive(self._global_sign_out(access_token), self._handlers)
 
     # -- protocols (written once) --------------------------------------------------------------
 
-    def _sign_in(self, username: str, password: str) -> Steps[_Call, SignInResult]:
+    def _sign_in(self, username: str, password: str) -> Steps[SignInResult]:
         parameters = {"USERNAME": username, "PASSWORD": password}
         self._add_secret_hash(parameters, username)
-        data = yield _Call(
+        data = yield from ask(_Call(
             "InitiateAuth",
             {"AuthFlow": "USER_PASSWORD_AUTH", "ClientId": self.config.client_id,
              "AuthParameters": parameters},
-        )
+        ))
         if "AuthenticationResult" not in data:
             raise SignInChallenge(str(data.get("ChallengeName", "unknown")), data.get("Session"))
         challenge = data.get("ChallengeParameters") or {}
@@ -140,7 +154,7 @@ class CognitoProvider:
                              separators=(",", ":"))
         return SignInResult(str(name), _token_set(data, None), details)
 
-    def _refresh(self, refresh_token: str, username: str | None) -> Steps[_Call, TokenSet]:
+    def _refresh(self, refresh_token: str, username: str | None) -> Steps[TokenSet]:
         """Refresh, preferring the rotation-capable API (what Amplify ≥ 6.15.4 uses).
 
         Where the endpoint lacks it, InitiateAuth REFRESH_TOKEN_AUTH. An endpoint that said so
@@ -154,7 +168,7 @@ class CognitoProvider:
             if self.config.client_secret:
                 body["ClientSecret"] = self.config.client_secret
             try:
-                data = yield _Call("GetTokensFromRefreshToken", body)
+                data = yield from ask(_Call("GetTokensFromRefreshToken", body))
             except _Unsupported as unsupported:
                 if self.supports_token_rotation_api or not self._may_believe(unsupported):
                     raise ProviderUnavailable(str(unsupported), unsupported.code) from None
@@ -170,7 +184,7 @@ class CognitoProvider:
                                       "ClientId": self.config.client_id,
                                       "AuthParameters": parameters})
         try:
-            data = yield call
+            data = yield from ask(call)
         except ProviderError as error:
             if error.code is not None:  # a Cognito JSON answer: the endpoint speaks the API
                 self._learn_no_rotation_api()
@@ -189,7 +203,7 @@ class CognitoProvider:
         proxy) may be taken at such a word."""
         return unsupported.certain or self.config.endpoint_url is not None
 
-    def _revoke(self, refresh_token: str) -> Steps[_Call, bool]:
+    def _revoke(self, refresh_token: str) -> Steps[bool]:
         """RevokeToken. Answers False where the endpoint lacks it (moto): the caller's tombstone
         is then all that stands between the old token and a new session, and it logs so. Only
         a plain "unknown operation" is remembered; a bare 500 is asked again next time."""
@@ -199,7 +213,7 @@ class CognitoProvider:
         if self.config.client_secret:
             body["ClientSecret"] = self.config.client_secret
         try:
-            yield _Call("RevokeToken", body)
+            yield from ask(_Call("RevokeToken", body))
         except _Unsupported as unsupported:
             if self.supports_revoke_token or not self._may_believe(unsupported):
                 raise ProviderUnavailable(str(unsupported), unsupported.code) from None
@@ -213,8 +227,8 @@ class CognitoProvider:
         self.supports_revoke_token = True
         return True
 
-    def _global_sign_out(self, access_token: str) -> Steps[_Call, None]:
-        yield _Call("GlobalSignOut", {"AccessToken": access_token})
+    def _global_sign_out(self, access_token: str) -> Steps[None]:
+        yield from ask(_Call("GlobalSignOut", {"AccessToken": access_token}))
 
     def _add_secret_hash(self, parameters: dict[str, str], username: str) -> None:
         """SECRET_HASH = Base64(HMAC-SHA256(client secret, username + client id))."""

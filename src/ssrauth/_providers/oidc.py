@@ -5,7 +5,8 @@ The I/O edge for any OIDC issuer, the counterpart of ``cognito``. Every answer i
 once, here: :class:`ProviderRejected` only for a real "no" about the grant (``invalid_grant``,
 ``invalid_token``): the session is over; :class:`ProviderUnavailable` for everything else,
 including ``invalid_client`` (a configuration problem: logging every user out would not fix it),
-throttling and 5xx. Each operation is a protocol (see ``_core.steps``) run blocking or async.
+throttling and 5xx. Each operation is a protocol of typed steps (``_core.steps``) run blocking
+or async.
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ from urllib.parse import quote, urlencode
 import httpx
 
 from .._config.oidc import OidcConfig
-from .._core.errors import ConfigError, ProviderRejected, ProviderUnavailable
-from .._core.steps import Steps, adrive, drive
+from .._core.errors import ProviderRejected, ProviderUnavailable
+from .._core.steps import Handlers, Step, Steps, adrive, ask, drive
 from .._core.tokens import TokenSet
 from .http import HttpClients, transport_error
 
@@ -74,27 +75,34 @@ class OidcMetadata:
 
 
 @dataclass(frozen=True, slots=True)
-class _Get:
+class _Get(Step[dict[str, Any]]):
+    """A GET whose answer is a JSON object (the discovery document)."""
+
     url: str
     what: str = "discovery"
 
 
 @dataclass(frozen=True, slots=True)
-class _Post:
+class _Post(Step[dict[str, Any]]):
+    """A form POST to the token or revocation endpoint, with the client's authentication."""
+
     url: str
     form: Mapping[str, str]
     what: str
 
-
-_Call = _Get | _Post
 
 
 class OidcProvider:
     """Talks to one OIDC client of one issuer. Thread-safe; one instance per application.
 
     The discovery document is fetched on first need and kept; a failed fetch is not kept (the
-    next request asks again).
+    next request asks again). A :class:`~ssrauth.Provider` that signs in by redirect, finds
+    its keys through discovery and offers RP-initiated logout; it has no password sign-in
+    and no global sign-out.
     """
+
+    password_sign_in: None = None
+    sign_out_everywhere: None = None
 
     def __init__(
         self,
@@ -106,14 +114,26 @@ class OidcProvider:
         self.config = config
         self._http = HttpClients(config.timeout, client, async_client)
         self.metadata: OidcMetadata | None = None
+        self._handlers = (Handlers().on(_Get, self._get, self._aget)
+                          .on(_Post, self._post, self._apost))
+
+    # -- capabilities (see Provider) -----------------------------------------------------------
+
+    @property
+    def redirect_sign_in(self) -> OidcProvider:
+        return self
+
+    @property
+    def jwks_locator(self) -> OidcProvider:
+        return self
 
     # -- public faces --------------------------------------------------------------------------
 
     def discover(self) -> OidcMetadata:
-        return drive(self._discover(), self._send)
+        return drive(self._discover(), self._handlers)
 
     async def adiscover(self) -> OidcMetadata:
-        return await adrive(self._discover(), self._asend)
+        return await adrive(self._discover(), self._handlers)
 
     def jwks_uri(self) -> str:
         return self.config.jwks_url or self.discover().jwks_uri
@@ -122,41 +142,29 @@ class OidcProvider:
         return self.config.jwks_url or (await self.adiscover()).jwks_uri
 
     def authorization_url(self, state: str, verifier: str, nonce: str) -> str:
-        return drive(self._authorization_url(state, verifier, nonce), self._send)
+        return drive(self._authorization_url(state, verifier, nonce), self._handlers)
 
     async def aauthorization_url(self, state: str, verifier: str, nonce: str) -> str:
-        return await adrive(self._authorization_url(state, verifier, nonce), self._asend)
+        return await adrive(self._authorization_url(state, verifier, nonce), self._handlers)
 
     def exchange_code(self, code: str, verifier: str) -> TokenSet:
-        return drive(self._exchange_code(code, verifier), self._send)
+        return drive(self._exchange_code(code, verifier), self._handlers)
 
     async def aexchange_code(self, code: str, verifier: str) -> TokenSet:
-        return await adrive(self._exchange_code(code, verifier), self._asend)
+        return await adrive(self._exchange_code(code, verifier), self._handlers)
 
     def refresh(self, refresh_token: str, username: str | None) -> TokenSet:  # noqa: ARG002
-        return drive(self._refresh(refresh_token), self._send)
+        return drive(self._refresh(refresh_token), self._handlers)
 
     async def arefresh(self, refresh_token: str, username: str | None) -> TokenSet:  # noqa: ARG002
-        return await adrive(self._refresh(refresh_token), self._asend)
+        return await adrive(self._refresh(refresh_token), self._handlers)
 
     def revoke(self, refresh_token: str) -> bool:
         """RFC 7009 revocation. False: the provider advertises no revocation endpoint."""
-        return drive(self._revoke(refresh_token), self._send)
+        return drive(self._revoke(refresh_token), self._handlers)
 
     async def arevoke(self, refresh_token: str) -> bool:
-        return await adrive(self._revoke(refresh_token), self._asend)
-
-    def sign_in(self, username: str, password: str) -> Any:  # noqa: ARG002
-        raise ConfigError("OpenID Connect signs in by redirect: use begin_sign_in")
-
-    async def asign_in(self, username: str, password: str) -> Any:
-        return self.sign_in(username, password)
-
-    def global_sign_out(self, access_token: str) -> None:  # noqa: ARG002
-        raise ProviderUnavailable("OpenID Connect has no global sign-out; use end_session_url")
-
-    async def aglobal_sign_out(self, access_token: str) -> None:
-        self.global_sign_out(access_token)
+        return await adrive(self._revoke(refresh_token), self._handlers)
 
     def end_session_url(
         self, id_token: str | None, post_logout_redirect_uri: str | None = None
@@ -175,13 +183,13 @@ class OidcProvider:
 
     # -- protocols (written once) --------------------------------------------------------------
 
-    def _discover(self) -> Steps[_Call, OidcMetadata]:
+    def _discover(self) -> Steps[OidcMetadata]:
         if self.metadata is None:
-            document = yield _Get(self.config.discovery_url)
+            document = yield from ask(_Get(self.config.discovery_url))
             self.metadata = OidcMetadata.from_json(document, self.config.issuer)
         return self.metadata
 
-    def _authorization_url(self, state: str, verifier: str, nonce: str) -> Steps[_Call, str]:
+    def _authorization_url(self, state: str, verifier: str, nonce: str) -> Steps[str]:
         metadata = yield from self._discover()
         params = {
             "response_type": "code",
@@ -196,11 +204,11 @@ class OidcProvider:
         }
         return _with_query(metadata.authorization_endpoint, params)
 
-    def _exchange_code(self, code: str, verifier: str) -> Steps[_Call, TokenSet]:
+    def _exchange_code(self, code: str, verifier: str) -> Steps[TokenSet]:
         metadata = yield from self._discover()
         form = {"grant_type": "authorization_code", "code": code,
                 "redirect_uri": self.config.redirect_uri, "code_verifier": verifier}
-        data = yield _Post(metadata.token_endpoint, form, "code exchange")
+        data = yield from ask(_Post(metadata.token_endpoint, form, "code exchange"))
         tokens = _token_set(data, None)
         if tokens is None:
             raise ProviderUnavailable(
@@ -208,22 +216,22 @@ class OidcProvider:
                 "also want prompt=consent, see OidcConfig.authorize_params)")
         return tokens
 
-    def _refresh(self, refresh_token: str) -> Steps[_Call, TokenSet]:
+    def _refresh(self, refresh_token: str) -> Steps[TokenSet]:
         metadata = yield from self._discover()
         form = {"grant_type": "refresh_token", "refresh_token": refresh_token}
-        data = yield _Post(metadata.token_endpoint, form, "refresh")
+        data = yield from ask(_Post(metadata.token_endpoint, form, "refresh"))
         tokens = _token_set(data, refresh_token)
         assert tokens is not None  # the old refresh token stands in for an absent new one
         return tokens
 
-    def _revoke(self, refresh_token: str) -> Steps[_Call, bool]:
+    def _revoke(self, refresh_token: str) -> Steps[bool]:
         metadata = yield from self._discover()
         if metadata.revocation_endpoint is None:
             logger.info("ssrauth: the provider has no revocation endpoint; the refresh token "
                         "is only tombstoned")
             return False
         form = {"token": refresh_token, "token_type_hint": "refresh_token"}
-        yield _Post(metadata.revocation_endpoint, form, "revocation")
+        yield from ask(_Post(metadata.revocation_endpoint, form, "revocation"))
         return True
 
     # -- transport (the only part that differs between the faces) ------------------------------
@@ -241,24 +249,31 @@ class OidcProvider:
             headers["Authorization"] = "Basic " + base64.b64encode(pair.encode()).decode()
         return form, headers
 
-    def _send(self, call: _Call) -> Any:
-        client = self._http.sync()
+    def _get(self, call: _Get) -> dict[str, Any]:
         try:
-            if isinstance(call, _Get):
-                return _classify(call.what, client.get(call.url))
-            form, headers = self._authenticated(call)
-            return _classify(call.what, client.post(call.url, data=form, headers=headers))
+            return _classify(call.what, self._http.sync().get(call.url))
         except httpx.HTTPError as error:
             raise transport_error(call.what, error) from None
 
-    async def _asend(self, call: _Call) -> Any:
-        client = self._http.async_()
+    async def _aget(self, call: _Get) -> dict[str, Any]:
         try:
-            if isinstance(call, _Get):
-                return _classify(call.what, await client.get(call.url))
-            form, headers = self._authenticated(call)
-            return _classify(call.what,
-                             await client.post(call.url, data=form, headers=headers))
+            return _classify(call.what, await self._http.async_().get(call.url))
+        except httpx.HTTPError as error:
+            raise transport_error(call.what, error) from None
+
+    def _post(self, call: _Post) -> dict[str, Any]:
+        form, headers = self._authenticated(call)
+        try:
+            return _classify(call.what, self._http.sync().post(call.url, data=form,
+                                                               headers=headers))
+        except httpx.HTTPError as error:
+            raise transport_error(call.what, error) from None
+
+    async def _apost(self, call: _Post) -> dict[str, Any]:
+        form, headers = self._authenticated(call)
+        try:
+            return _classify(call.what, await self._http.async_().post(call.url, data=form,
+                                                                       headers=headers))
         except httpx.HTTPError as error:
             raise transport_error(call.what, error) from None
 
@@ -267,7 +282,7 @@ def _with_query(endpoint: str, params: Mapping[str, str]) -> str:
     return endpoint + ("&" if "?" in endpoint else "?") + urlencode(params)
 
 
-def _classify(what: str, response: httpx.Response) -> Any:
+def _classify(what: str, response: httpx.Response) -> dict[str, Any]:
     """Data, or the one error class that says what to do about the answer."""
     try:
         data = response.json() if response.content else {}

@@ -4,8 +4,6 @@ test a fresh ssrauth manager on a movable clock in front of a FastAPI app with /
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from ssrauth import (
@@ -13,14 +11,9 @@ from ssrauth import (
     ManualClock,
     SessionManager,
 )
-from tests.integration.oidc.idp import TestIdp, running_idp
-from tests.integration.oidc.oidc_app import REDIRECT_URI, build_oidc_app, oidc_config
+from tests.integration.oidc.idp import TestIdp
+from tests.integration.oidc.oidc_app import build_oidc_app, oidc_config
 from tests.integration.rig.browsers import Browser
-
-
-@pytest.fixture(scope="session")
-def idp() -> Iterator[TestIdp]:
-    yield from running_idp(REDIRECT_URI)
 
 
 @pytest.fixture

@@ -21,10 +21,9 @@ from ssrauth._coordination.coordinator import (
     RefreshCoordinator,
     Refreshed,
     RefreshSource,
-    SessionRevoked,
 )
 from ssrauth._core.clock import ManualClock
-from ssrauth._core.errors import ProviderRejected, ProviderUnavailable
+from ssrauth._core.errors import ProviderRejected, ProviderUnavailable, SignedOut
 from ssrauth._core.tokens import TokenSet, token_digest
 from tests.unit.factory import CallCounter
 
@@ -263,10 +262,10 @@ def test_revoke_during_the_call_fails_everyone_and_keeps_no_result(coordinator: 
     coord.revoke(KEY)  # sign-out lands while the refresh is at Cognito
     provider.release.set()
     pool.shutdown(wait=True)
-    assert all(isinstance(f.exception(), SessionRevoked) for f in futures)
+    assert all(isinstance(f.exception(), SignedOut) for f in futures)
     assert provider.calls.count == 1
     assert coord.is_revoked(KEY)
-    with pytest.raises(SessionRevoked):
+    with pytest.raises(SignedOut):
         coord.refresh(TOKEN, answer())
     # Once the tombstone is gone (10 s here, well inside the 60 s grace window), a stored result
     # would answer GRACE; the provider being asked shows the revoked tokens were never kept.
@@ -279,9 +278,11 @@ def test_revoke_discards_a_stored_result(coordinator: Make) -> None:
     coord = coordinator()
     coord.refresh(TOKEN, answer())
     coord.revoke(KEY)
-    with pytest.raises(SessionRevoked) as raised:
+    with pytest.raises(SignedOut) as raised:
         coord.refresh(TOKEN, answer())
-    assert isinstance(raised.value, ProviderRejected)  # callers end the session on it
+    # Our own tombstone, not the provider's word (callers clear the request on it).
+    assert isinstance(raised.value, SignedOut)
+    assert not isinstance(raised.value, ProviderRejected)
 
 
 def test_tombstone_expires_after_its_ttl(coordinator: Make) -> None:

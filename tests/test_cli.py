@@ -115,6 +115,9 @@ def test_header_file_har_and_cookie_exports(
       "--user-pool-id", "eu-west-1_x"], "does not combine"),
     (["--cookie-header", "a=1", "--oidc-issuer", "idp.example", "--client-id", "c"],
      "not an http(s) URL"),
+    (["--cookie-header", "a=1", "--client-id", "c", "--user-pool-id",
+      "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC123"],
+     "is an issuer URL, not a pool id: did you mean 'eu-west-1_AbC123'?"),
 ])
 def test_usage_errors_exit_2_with_one_line(
     args: list[str], message: str, capsys: pytest.CaptureFixture[str]

@@ -206,3 +206,52 @@ def test_python_m_ssrauth_demo_starts_serves_and_stops() -> None:
     assert process.returncode == 0, output
     for shown in ("demo@example.com", "Demo-passw0rd!", "us-east-1_", f":{port}/", "stopped"):
         assert shown in output
+
+
+def test_the_first_screen_says_what_ssrauth_is_and_what_to_try(emulator: CognitoEmulator) -> None:
+    async def scenario() -> None:
+        page = await Browser(create_app(emulator)).request("GET", "/")
+        assert page.status_code == 200
+        intro = page.text.split('id="intro"', 1)[1].split("</section>", 1)[0]
+        assert "Amplify JS v6" in intro
+        assert intro.count("<li>") == 3
+        for step in ("Sign in", "+61 min", "Burst", "/orders/42", "seed bug"):
+            assert step in intro
+        assert 'id="insecure-origin"' not in page.text  # the demo's own cookies are not Secure
+
+    run(scenario())
+
+
+def test_counters_that_matter_come_first_and_deletions_are_explained(
+    emulator: CognitoEmulator,
+) -> None:
+    async def scenario() -> None:
+        browser = Browser(create_app(emulator))
+        await browser.sign_in()
+        counters = list((await browser.request("GET", "/api/me")).json()["counters"])
+        assert counters[:3] == ["refresh_started", "refresh_coalesced", "refresh_reused"]
+        assert counters.index("cookies_deleted") < counters.index("signed_in")
+        page = await browser.request("GET", "/orders/42")
+        assert "ancestor path" in page.text.split('id="deletions-note"', 1)[1]
+
+    run(scenario())
+
+
+@pytest.mark.parametrize(("host", "warned"), [("10.0.0.5:8000", True), ("localhost:8000", False)])
+def test_a_manager_with_secure_cookies_on_plain_http_gets_a_banner(
+    emulator: CognitoEmulator, host: str, warned: bool,
+) -> None:
+    from ssrauth import SessionManager
+
+    manager = SessionManager(emulator.config(), clock=emulator.clock)  # Secure by default
+
+    async def scenario() -> None:
+        transport = httpx.ASGITransport(app=create_app(emulator, manager=manager))
+        async with httpx.AsyncClient(transport=transport, base_url=f"http://{host}") as client:
+            page = await client.get("/")
+        assert page.status_code == 200
+        assert ('id="insecure-origin"' in page.text) is warned
+        if warned:
+            assert f"plain http://{host}" in page.text
+
+    run(scenario())

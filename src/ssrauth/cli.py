@@ -23,7 +23,7 @@ from ._config.scheme import scheme_of
 from ._core.clock import SystemClock
 from ._core.cookies import CookiePolicy
 from ._core.errors import ConfigError, ProviderError
-from ._core.keys import OIDC_PREFIX
+from ._core.keys import FALLBACK_USERNAME, OIDC_PREFIX
 from ._providers.jwks import verification
 from ._providers.oidc import OidcProvider
 
@@ -241,8 +241,7 @@ def _family_text(family: FamilyReport) -> list[str]:
     checked = "the provider" if family.provider == "oidc" else "the pool"
     mode = f"tokens verified against {checked}" if family.verified else "tokens read offline"
     lines = [f"client {family.client_id} ({family.prefix}, {family.provider}): {mode}",
-             f"  LastAuthUser {', '.join(family.last_auth_user) or '(none)'}; server uses "
-             f"{family.user!r}: {family.state} ({family.reason})"]
+             f"  {_whose_session(family)}: {family.state} ({family.reason})"]
     prefix = f"{family.prefix}.{family.client_id}."
     rows = [("#", "cookie", "bytes", "path", "domain", "token", "sha256")]
     for c in family.copies:
@@ -266,6 +265,16 @@ def _family_text(family: FamilyReport) -> list[str]:
         lines.append(f"  heal ({len(family.heal)} Set-Cookie lines, deletions first):")
         lines += [f"    Set-Cookie: {line}" for line in family.heal]
     return lines
+
+
+def _whose_session(family: FamilyReport) -> str:
+    """Which user the server reads, said honestly when no LastAuthUser was sent: Amplify's
+    ``getLastAuthUser`` then falls back to the literal ``username``, a placeholder, not a user."""
+    if family.last_auth_user:
+        return f"LastAuthUser {', '.join(family.last_auth_user)}; server uses {family.user!r}"
+    if family.user == FALLBACK_USERNAME:
+        return f"no LastAuthUser: Amplify would use the placeholder {FALLBACK_USERNAME!r}"
+    return f"no LastAuthUser; server uses {family.user!r}"
 
 
 def _aligned(rows: Sequence[tuple[str, ...]], indent: str) -> list[str]:

@@ -23,6 +23,7 @@ from ssrauth._audit.sources import SourceError, read_source
 from ssrauth._core.cookies import CookiePolicy, parse_cookie_header
 from ssrauth._core.keys import LAST_AUTH_USER, PREFIX, SESSION_FIELDS
 from ssrauth._core.scheme import family_scheme
+from ssrauth.cli import render_text
 from tests.unit.factory import (
     CLIENT_ID,
     HOST,
@@ -120,6 +121,22 @@ def test_a_stale_user_is_reported_and_healed_device_keys_are_kept() -> None:
     assert "stale-user" in codes(report)
     deleted = {line.split("=")[0] for line in family.heal}
     assert deleted == {KEYS.name("bob", "accessToken"), KEYS.name("bob", "refreshToken")}
+
+
+def test_without_last_auth_user_the_fallback_is_named_a_placeholder_not_a_user() -> None:
+    # Amplify's getLastAuthUser falls back to the literal "username" when the cookie is absent.
+    orphan = amplify_cookies("bob", access=minter().access("bob", iat=NOW - 60), refresh="rb",
+                             last_auth_user=None)
+
+    report = run(cookie_header(orphan))
+
+    assert len(report.families) == 1
+    text = render_text(report)
+    assert "no LastAuthUser: Amplify would use the placeholder 'username'" in text
+    assert "server uses 'username'" not in text
+    [stale] = [f.message for f in report.findings if f.code == "stale-user"]
+    assert stale == ("a session family of 'bob', no LastAuthUser names a signed-in user (Amplify "
+                     "would use the placeholder 'username'): the server deletes it")
 
 
 def test_unreadable_and_truncated_tokens_are_findings_not_crashes() -> None:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ssrauth._config.cognito import CognitoConfig
 from ssrauth._core.cookies import CookiePolicy
@@ -73,6 +76,40 @@ def test_explicit_settings_win_over_derived_ones() -> None:
 def test_unusable_settings_raise_config_error(settings: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         CognitoConfig(**settings)
+
+
+@pytest.mark.parametrize(
+    ("pool_id", "message"),
+    [
+        (f"arn:aws:cognito-idp:eu-central-1:123456789012:userpool/{POOL}",
+         f"is an ARN, not a pool id: did you mean '{POOL}'"),
+        (f"https://cognito-idp.eu-central-1.amazonaws.com/{POOL}",
+         f"is an issuer URL, not a pool id: did you mean '{POOL}'"),
+        (f"https://cognito-idp.eu-central-1.amazonaws.com/{POOL}/.well-known/jwks.json",
+         f"is an issuer URL, not a pool id: did you mean '{POOL}'"),
+        (f" {POOL}", f"has surrounding whitespace: did you mean '{POOL}'"),
+        (f"{POOL}\n", f"has surrounding whitespace: did you mean '{POOL}'"),
+        ("eu-central-1_", "the id part is empty"),
+        ("_AbCdEf123", "the region part is empty"),
+        ("eu-central-1_AbC/def", "is not <region>_<id>"),
+        ("", "is not <region>_<id>"),
+    ],
+)
+def test_a_pool_id_in_another_shape_names_the_value_to_use(pool_id: str, message: str) -> None:
+    # Otherwise it fails much later as a network error on a JWKS URL built from it.
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        CognitoConfig(user_pool_id=pool_id, client_id=CLIENT)
+
+
+@given(st.text(max_size=60))
+def test_a_pool_id_is_accepted_exactly_when_it_has_cognitos_shape(pool_id: str) -> None:
+    shaped = re.fullmatch(r"[A-Za-z0-9-]+_[0-9A-Za-z]+", pool_id) is not None
+    try:
+        CognitoConfig(user_pool_id=pool_id, client_id=CLIENT)
+    except ConfigError:
+        assert not shaped
+    else:
+        assert shaped
 
 
 def test_config_error_is_a_value_error() -> None:

@@ -24,6 +24,7 @@ from urllib.parse import unquote
 from .._core.cookies import COOKIE_SIZE_LIMIT, CookiePolicy, decode_value, render_set_cookie
 from .._core.keys import (
     DEVICE_FIELDS,
+    FALLBACK_USERNAME,
     LAST_AUTH_USER,
     OIDC_PREFIX,
     PREFIX,
@@ -378,9 +379,13 @@ def _family(
     session_users = {c.username for c in copies if c.field in keys.session_fields}
     stale = tuple(u for u in users if u != user and u in session_users)
     device_only = tuple(u for u in users if u != user and u not in session_users)
+    placeholder = user == FALLBACK_USERNAME and not any(c.username is None for c in copies)
+    signed_in = (f"no LastAuthUser names a signed-in user (Amplify would use the placeholder "
+                 f"{FALLBACK_USERNAME!r})" if placeholder else f"who is not the signed-in user "
+                 f"{user!r}")
     for other in stale:
-        say("problem", "stale-user", f"a session family of {other!r}, who is not the signed-in "
-            f"user {user!r}: the server deletes it")
+        say("problem", "stale-user", f"a session family of {other!r}, {signed_in}: the server "
+            "deletes it")
     for other in device_only:
         say("note", "device-keys", f"device keys of {other!r} (kept: Amplify remembers devices "
             "across sign-outs)")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -43,8 +44,7 @@ class CognitoConfig:
     timeout: float = 5.0
 
     def __post_init__(self) -> None:
-        if "_" not in self.user_pool_id:
-            raise ConfigError(f"user pool id {self.user_pool_id!r} is not <region>_<id>")
+        check_user_pool_id(self.user_pool_id)
         if not self.client_id or "." in self.client_id:
             raise ConfigError(f"client_id {self.client_id!r} is not a Cognito app client id")
         region = self.region or self.user_pool_id.split("_", 1)[0]
@@ -113,6 +113,46 @@ class CognitoConfig:
         """Read an Amplify Gen 2 ``amplify_outputs.json`` (a path or the parsed document)."""
         document = source if isinstance(source, Mapping) else _load_json(Path(source))
         return cls(**{**_outputs_fields(document), **overrides})
+
+
+#: Cognito's UserPoolId constraint (API reference, CreateUserPool response / every ``UserPoolId``
+#: parameter): ``[\w-]+_[0-9a-zA-Z]+``, at most 55 characters; the part before ``_`` is the region.
+_POOL_ID = re.compile(r"[A-Za-z0-9-]+_[0-9A-Za-z]+")
+_POOL_ID_MAX = 55
+#: What newcomers paste instead: the pool's ARN (``arn:aws:cognito-idp:<region>:<account>:
+#: userpool/<pool id>``) or its issuer / JWKS URL (``https://cognito-idp.<region>.amazonaws.com/
+#: <pool id>[/.well-known/...]``). Both end in (or contain) the pool id itself.
+_POOL_ID_INSIDE = re.compile(
+    r"^(?:arn:[\w-]+:cognito-idp:[\w-]*:\d*:userpool/"
+    r"|https?://cognito-idp\.[\w-]+\.amazonaws\.com(?:\.cn)?/)"
+    r"(?P<pool>[A-Za-z0-9-]+_[0-9A-Za-z]+)(?:/.*)?$"
+)
+
+
+def check_user_pool_id(value: str) -> None:
+    """Raise :class:`ConfigError` unless ``value`` has Cognito's pool id shape ``<region>_<id>``.
+
+    Checked here, where the value enters, because a bad one otherwise fails much later as a
+    network error on a JWKS URL built from it, which names neither the setting nor the value.
+    The message suggests the right value when the input is recognisably something else.
+    """
+    if value != value.strip():
+        raise ConfigError(f"user pool id {value!r} has surrounding whitespace: "
+                          f"did you mean {value.strip()!r}?")
+    if _POOL_ID.fullmatch(value) and len(value) <= _POOL_ID_MAX:
+        return
+    inside = _POOL_ID_INSIDE.match(value)
+    if inside:
+        kind = "an ARN" if value.startswith("arn:") else "an issuer URL"
+        raise ConfigError(f"user pool id {value!r} is {kind}, not a pool id: "
+                          f"did you mean {inside['pool']!r}?")
+    region, underscore, pool = value.partition("_")
+    if underscore and not (region and pool):
+        half = "region" if not region else "id"
+        raise ConfigError(f"user pool id {value!r} is not <region>_<id>: the {half} part is "
+                          "empty (the Cognito console shows it as e.g. 'eu-west-1_AbC123xyz')")
+    raise ConfigError(f"user pool id {value!r} is not <region>_<id> (Cognito's format, e.g. "
+                      "'eu-west-1_AbC123xyz')")
 
 
 def _load_json(path: Path) -> Mapping[str, Any]:

@@ -35,6 +35,7 @@ from ssrauth import (
     SignInChallenge,
     parse_cookie_header,
 )
+from ssrauth._core.origin import insecure_origin_warning
 from ssrauth.emulator import CognitoEmulator
 from ssrauth.starlette import SsrAuthMiddleware, get_auth
 
@@ -48,6 +49,11 @@ NO_EMAIL = "(not in the id token)"
 
 #: Responses that show session data must not be cached, or a poll would show stale state.
 NO_STORE = {"cache-control": "no-store"}
+
+#: The counters a watcher should read first: what refreshes did, then what healing did. The
+#: rest follow in the order ssrauth declares its events.
+FIRST_COUNTERS = ("refresh_started", "refresh_coalesced", "refresh_reused", "refresh_rejected",
+                  "provider_unavailable", "duplicates_seen", "cookies_deleted", "cookies_written")
 
 
 def create_app(
@@ -89,7 +95,7 @@ def create_app(
             "clock_offset": clock.offset,
             "path": request.url.path,
             "cookies_seen": _cookies_seen(request, manager),
-            "counters": manager.events.snapshot(),
+            "counters": _counters_first(manager.events.snapshot()),
             # A plain copy of a Counter is one C-level call, safe next to the emulator's thread.
             "calls": dict(emulator.calls),
             # moto lacks GetTokensFromRefreshToken: ssrauth's one probe of it shows up here.
@@ -116,17 +122,25 @@ def create_app(
                 f'<p>Signed in as <b>{html.escape(session.username)}</b>.</p>'
                 '<p><a class="button" href="/dashboard">Open the dashboard</a></p></div></main>'
             )
-            return templates.page("ssrauth demo", signed_in)
-        return sign_in_form()
+            return page(request, "ssrauth demo", signed_in)
+        return sign_in_form(request)
 
-    def sign_in_form(error: str = "", username: str = "", status: int = 200) -> Response:
+    def page(request: Request, title: str, body: _Html, status: int = 200) -> HTMLResponse:
+        """A page, under a banner when the browser would drop this manager's cookies here."""
+        warning = insecure_origin_warning(manager.config.cookie_policy, request.url.scheme,
+                                          request.headers.get("host", ""))
+        banner = templates.render("banner.html", warning=warning) if warning else _NO_BANNER
+        return templates.page(title, body, status, banner)
+
+    def sign_in_form(request: Request, error: str = "", username: str = "",
+                     status: int = 200) -> Response:
         hint = ""
         if demo_user is not None:
             hint = f"Demo user: {demo_user[0]} / {demo_user[1]}"
             username = username or demo_user[0]
         body = templates.render("signin.html", error=error, username=username, hint=hint,
                                 error_class="error" if error else "hidden")
-        return templates.page("Sign in · ssrauth demo", body, status)
+        return page(request, "Sign in · ssrauth demo", body, status)
 
     async def sign_in(request: Request) -> Response:
         form = await request.form()
@@ -134,16 +148,16 @@ def create_app(
         if isinstance(username, str):
             username = username.strip()
         if not isinstance(username, str) or not isinstance(password, str) or not username:
-            return sign_in_form("Enter a username and a password.", status=400)
+            return sign_in_form(request, "Enter a username and a password.", status=400)
         try:
             await get_auth(request).asign_in(username, password)
         except ProviderRejected:
-            return sign_in_form("Wrong username or password.", username, 401)
+            return sign_in_form(request, "Wrong username or password.", username, 401)
         except SignInChallenge as challenge:
             message = f"Cognito asks for the {challenge.challenge} step, which the demo lacks."
-            return sign_in_form(message, username, 401)
+            return sign_in_form(request, message, username, 401)
         except ProviderUnavailable as error:
-            return sign_in_form(f"Cognito is unavailable: {error}", username, 503)
+            return sign_in_form(request, f"Cognito is unavailable: {error}", username, 503)
         return RedirectResponse("/dashboard", status_code=303)
 
     async def sign_out(request: Request) -> Response:
@@ -170,7 +184,7 @@ def create_app(
             offset=_duration(clock.offset),
             boot=_Html(json.dumps(boot).replace("<", "\\u003c")),
         )
-        return templates.page(f"{path} · ssrauth demo", body)
+        return page(request, f"{path} · ssrauth demo", body)
 
     async def move_clock(request: Request) -> Response:
         try:
@@ -228,6 +242,12 @@ class _RecordEvents:
             _request_events.reset(token)
 
 
+def _counters_first(snapshot: dict[str, int]) -> dict[str, int]:
+    """The snapshot with :data:`FIRST_COUNTERS` first (JSON keeps the order to the page)."""
+    first = {name: snapshot[name] for name in FIRST_COUNTERS if name in snapshot}
+    return first | snapshot
+
+
 def _user(session: Session) -> dict[str, str]:
     email = session.claims.get("email")
     return {"username": session.username, "sub": session.sub,
@@ -269,6 +289,9 @@ class _Html(str):
     """Markup that goes into a template as is; every other value is escaped."""
 
 
+_NO_BANNER = _Html("")
+
+
 class _Templates:
     """``{{ name }}`` substitution over the package's HTML files: no template engine to install.
 
@@ -281,7 +304,7 @@ class _Templates:
         folder = resources.files(__package__ or "ssrauth.demo")
         self._sources = {
             name: folder.joinpath(name).read_text(encoding="utf-8")
-            for name in ("layout.html", "signin.html", "dashboard.html")
+            for name in ("layout.html", "signin.html", "dashboard.html", "banner.html")
         }
 
     def render(self, name: str, **values: object) -> _Html:
@@ -291,6 +314,7 @@ class _Templates:
 
         return _Html(self._FIELD.sub(fill, self._sources[name]))
 
-    def page(self, title: str, body: _Html, status: int = 200) -> HTMLResponse:
-        return HTMLResponse(self.render("layout.html", title=title, body=body),
+    def page(self, title: str, body: _Html, status: int = 200,
+             banner: _Html = _NO_BANNER) -> HTMLResponse:
+        return HTMLResponse(self.render("layout.html", title=title, body=body, banner=banner),
                             status_code=status, headers=NO_STORE)

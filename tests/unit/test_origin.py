@@ -1,0 +1,52 @@
+"""insecure_origin_warning: Secure cookies on an origin where the browser would drop them."""
+
+from __future__ import annotations
+
+import doctest
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ssrauth._core import origin
+from ssrauth._core.cookies import CookiePolicy
+from ssrauth._core.origin import insecure_origin_warning
+
+
+@pytest.mark.parametrize("host", [
+    "10.0.0.5", "10.0.0.5:8000", "app.example.com", "app.example.com:80", "[2001:db8::1]:8000",
+    "2001:db8::1", "0.0.0.0:8000", "localhost.example.com", "127.0.0.1.nip.io",
+])
+def test_secure_cookies_over_http_on_a_remote_host_are_named(host: str) -> None:
+    warning = insecure_origin_warning(CookiePolicy(), "http", host)
+    assert warning is not None
+    assert f"http://{host}" in warning
+    assert "CookiePolicy(secure=False)" in warning
+
+
+@pytest.mark.parametrize("host", [
+    "localhost", "localhost:8000", "LOCALHOST", "app.localhost:5173", "127.0.0.1", "127.0.0.1:8000",
+    "127.1.2.3", "[::1]:8000", "::1", "localhost.",
+])
+def test_loopback_origins_keep_secure_cookies_over_http(host: str) -> None:
+    # W3C Secure Contexts: potentially trustworthy, so Chromium and Firefox store them.
+    assert insecure_origin_warning(CookiePolicy(), "http", host) is None
+
+
+@pytest.mark.parametrize("scheme", ["https", "HTTPS", "wss"])
+def test_https_origins_never_warn(scheme: str) -> None:
+    assert insecure_origin_warning(CookiePolicy(), scheme, "10.0.0.5") is None
+
+
+def test_a_policy_without_secure_never_warns() -> None:
+    assert insecure_origin_warning(CookiePolicy(secure=False), "http", "10.0.0.5") is None
+
+
+@given(st.sampled_from(["http", "https", "ws"]), st.text(max_size=40))
+def test_any_host_text_gets_an_answer_not_an_exception(scheme: str, host: str) -> None:
+    answer = insecure_origin_warning(CookiePolicy(), scheme, host)
+    assert answer is None or host in answer
+
+
+def test_the_docstring_examples_hold() -> None:
+    assert doctest.testmod(origin).failed == 0

@@ -18,7 +18,7 @@ from ssrauth import ManualClock, SessionManager
 from ssrauth.emulator import CognitoEmulator
 from ssrauth.flask import SsrAuth, current_session
 from ssrauth.testing import SsrAuthTesting, TestUser
-from tests.conftest import PASSWORD
+from tests.accounts import PASSWORD
 
 DOC = (Path(__file__).resolve().parents[1] / "docs" / "testing.md").read_text(encoding="utf-8")
 

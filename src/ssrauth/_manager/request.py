@@ -8,16 +8,39 @@ flow, handing values in and taking values back.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from .._core.errors import ConfigError, ProviderUnavailable
 from .._core.session import Decision, Outcome, Session
 from .._core.signin_state import SignInState, StateCookie
 
-if TYPE_CHECKING:
-    from .manager import SessionManager
+__all__ = ["ManagerFace", "RequestAuth"]
 
-__all__ = ["RequestAuth"]
+
+class ManagerFace(Protocol):
+    """The public face of :class:`~ssrauth.SessionManager` a :class:`RequestAuth` uses: every
+    flow takes values and answers values, so a request's state lives here and the manager keeps
+    none of it (and this module needs no import of the manager's)."""
+
+    state_cookie: StateCookie | None
+
+    def signed_in(self, decision: Decision, username: str, password: str) -> Outcome: ...
+    async def asigned_in(self, decision: Decision, username: str, password: str) -> Outcome: ...
+    def authorization(self, return_to: str) -> tuple[str, SignInState]: ...
+    async def aauthorization(self, return_to: str) -> tuple[str, SignInState]: ...
+    def callback(self, decision: Decision, cookie_header: str,
+                 query: Mapping[str, str]) -> tuple[Outcome, str]: ...
+    async def acallback(self, decision: Decision, cookie_header: str,
+                        query: Mapping[str, str]) -> tuple[Outcome, str]: ...
+    def signed_out(self, decision: Decision, outcome: Outcome, everywhere: bool) -> Outcome: ...
+    async def asigned_out(self, decision: Decision, outcome: Outcome,
+                          everywhere: bool) -> Outcome: ...
+    def end_session_url(self, session: Session | None) -> str | None: ...
+    def rechecked(self, decision: Decision, outcome: Outcome, signed_in: bool) -> Outcome: ...
+    async def arechecked(self, decision: Decision, outcome: Outcome,
+                         signed_in: bool) -> Outcome: ...
+    def set_cookie_lines(self, decision: Decision, outcome: Outcome, extra: Iterable[str] = (),
+                         app_set_cookies: Iterable[str] = ()) -> list[str]: ...
 
 
 class RequestAuth:
@@ -33,7 +56,7 @@ class RequestAuth:
 
     def __init__(
         self,
-        manager: SessionManager,
+        manager: ManagerFace,
         decision: Decision,
         outcome: Outcome,
         unavailable: ProviderUnavailable | None,

@@ -52,7 +52,7 @@ def test_an_rfc9068_access_token_is_never_taken_for_an_id_token() -> None:
                          "exp": NOW + 300, "client_id": "other-app"}, RSA_KEY, "RS256",
                         headers={"kid": "r1", "typ": "at+jwt"})
     with pytest.raises(InvalidToken, match="access token"):
-        verifier().verify(access, "id", JWKS)
+        verifier().verify(access, "id", JWKS, NOW)
 
 
 def test_a_deeply_nested_state_cookie_is_no_sign_in_not_an_exception() -> None:

@@ -357,7 +357,8 @@ class SessionManager:
         tokens: TokenSet = yield _Exchange(code, pending.verifier)
         jwks = yield from self._keys_for(tokens)
         try:
-            identity = self.rules.verifier.verify(tokens.id_token or "", "id", jwks)
+            identity = self.rules.verifier.verify(tokens.id_token or "", "id", jwks,
+                                                    self.clock.now())
         except InvalidToken as error:
             raise _unverifiable(error) from None
         nonce = identity.claims.get("nonce")

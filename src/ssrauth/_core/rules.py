@@ -13,9 +13,9 @@ refused every non-canonical spelling:
   verifier); ``kid`` a string of at most :data:`MAX_KID_LENGTH` characters, looked up in the
   key set we fetched: ``jku``, ``x5u``, ``jwk`` and ``x5c`` are never read, so a key a token
   brings along is never used; an RFC 9068 access token (``typ: at+jwt``) is never an id token;
-* the claims: ``iss`` exactly ours (OIDC Core §3.1.3.7 item 2); ``aud`` a string or a list of
-  strings containing ours, where the provider's rules name one (RFC 7519 §4.1.3); ``exp`` and
-  ``iat`` present; ``exp``, ``iat`` and ``nbf`` NumericDates as :func:`numeric_date` reads them;
+* the claims: ``iss`` exactly ours (OIDC Core §3.1.3.7 item 2); ``aud``, where present (the
+  provider's rules say where it must be), a string or a list of strings naming us (RFC 7519
+  §4.1.3); ``exp`` and ``iat`` present; ``exp``, ``iat`` and ``nbf`` NumericDates as :func:`numeric_date` reads them;
 * time, per use and never cached (:func:`check_times`): not before ``nbf`` and not issued
   after now, each with :data:`CLOCK_LEEWAY`. ``exp`` is the decision core's, per use too: it
   refreshes ``DEFAULT_REFRESH_MARGIN`` (5 s, Amplify's) before ``exp``, so it needs no leeway.
@@ -146,12 +146,14 @@ def registered_claims(
             raise InvalidToken(f"token lacks the {name!r} claim")
     if issuer is not None and claims["iss"] != issuer:
         raise InvalidToken("token was issued by another issuer (iss)")
-    if audience is not None:
-        aud = claims.get("aud")
+    if "aud" in claims:
+        # RFC 7519 §4.1.3: "If the principal processing the claim does not identify itself with
+        # a value in the "aud" claim when this claim is present, then the JWT MUST be rejected."
+        aud = claims["aud"]
         audiences = [aud] if isinstance(aud, str) else aud
         if not isinstance(audiences, list) or not all(isinstance(a, str) for a in audiences):
             raise InvalidToken("audience (aud) is neither a string nor a list of strings")
-        if audience not in audiences:
+        if audience is None or audience not in audiences:
             raise InvalidToken("token was issued for another audience (aud)")
     numeric_date(claims, "nbf")
     exp, iat = numeric_date(claims, "exp"), numeric_date(claims, "iat")
@@ -198,7 +200,8 @@ class TokenRules(Protocol):
         """Whether the user name in the cookie keys must be the identity token's ``sub``."""
 
     def audience(self, use: TokenUse) -> str | None:
-        """The ``aud`` a token of this use must name, or None not to check it."""
+        """Who we are to a token of this use: its ``aud``, when it has one, must name this.
+        None: a token of this use that names any audience is not for us."""
 
     def required(self, use: TokenUse) -> tuple[str, ...]:
         """Claims that must be present besides ``iss``, ``exp`` and ``iat``."""
@@ -221,12 +224,12 @@ class CognitoRules:
     companion_required: bool = False
     username_is_sub: bool = False
 
-    def audience(self, use: TokenUse) -> str | None:
-        # Access tokens carry no aud (Cognito docs): the app client is in client_id instead.
-        return self.client_id if use == "id" else None
+    def audience(self, use: TokenUse) -> str | None:  # noqa: ARG002 (same for both uses)
+        return self.client_id
 
-    def required(self, use: TokenUse) -> tuple[str, ...]:  # noqa: ARG002 (same for both uses)
-        return ("token_use",)
+    def required(self, use: TokenUse) -> tuple[str, ...]:
+        # Access tokens carry no aud (Cognito docs): the app client is in client_id instead.
+        return ("token_use", "aud") if use == "id" else ("token_use",)
 
     def check(self, claims: Mapping[str, Any], use: TokenUse) -> None:
         if claims.get("token_use") != use:

@@ -15,7 +15,8 @@ refused every non-canonical spelling:
   brings along is never used; an RFC 9068 access token (``typ: at+jwt``) is never an id token;
 * the claims: ``iss`` exactly ours (OIDC Core §3.1.3.7 item 2); ``aud``, where present (the
   provider's rules say where it must be), a string or a list of strings naming us (RFC 7519
-  §4.1.3); ``exp`` and ``iat`` present; ``exp``, ``iat`` and ``nbf`` NumericDates as :func:`numeric_date` reads them;
+  §4.1.3); ``exp`` and ``iat`` present; ``exp``, ``iat`` and ``nbf`` NumericDates as
+  :func:`numeric_date` reads them;
 * time, per use and never cached (:func:`check_times`): not before ``nbf`` and not issued
   after now, each with :data:`CLOCK_LEEWAY`. ``exp`` is the decision core's, per use too: it
   refreshes ``DEFAULT_REFRESH_MARGIN`` (5 s, Amplify's) before ``exp``, so it needs no leeway.

@@ -98,7 +98,7 @@ class JwkSet:
                 continue  # RFC 7518 §3.4: ES256 is P-256, ES384 P-384, ES512 P-521
             try:
                 key = jwt.PyJWK(entry, algorithm=alg).key
-            except PyJWTError:
+            except (PyJWTError, ValueError, TypeError):  # PyJWT 2.8 raises ValueError for a bad n
                 continue
             if kty == "RSA" and getattr(key, "key_size", 0) < _MIN_RSA_BITS:
                 continue

@@ -279,9 +279,7 @@ class SessionRules:
         assert companion is not None  # an OIDC session needs its access token
         return Session(username, companion, identity, "id")
 
-    def _pick_user(
-        self, family: CookieFamily, jwks: JwkSet, now: float
-    ) -> tuple[str, _Pick]:
+    def _pick_user(self, family: CookieFamily, jwks: JwkSet, now: float) -> tuple[str, _Pick]:
         """The user whose identity token verifies freshest; LastAuthUser decides ties."""
         users = family.last_auth_users()
         rules = self.verifier.rules

@@ -237,7 +237,7 @@ async def run_micro(config: CognitoConfig, jar: Jar, *, calls: int, budget: floa
     for token, use in ((jar.fresh_tokens.access_token, "access"),
                        (jar.fresh_tokens.id_token, "id")):
         if token is not None:  # the refresh plan measures the plan, not the RSA checks
-            rules.verifier.verify(token, use, jwks)  # type: ignore[arg-type]
+            rules.verifier.verify(token, use, jwks, now)  # type: ignore[arg-type]
     plan, plan_lines, plan_bytes = _plan_timer(rules, jar.valid, "/a/b/c", jar.fresh_tokens,
                                                jwks, now)
     dup_plan, dup_plan_lines, dup_plan_bytes = _plan_timer(rules, jar.duplicate, "/a/b/c",
@@ -246,7 +246,7 @@ async def run_micro(config: CognitoConfig, jar: Jar, *, calls: int, budget: floa
 
     def rs256(_: None) -> object:
         verifier = TokenVerifier(issuer=config.issuer, client_id=config.client_id)
-        return verifier.verify(access, "access", jwks)
+        return verifier.verify(access, "access", jwks, now)
 
     def decide(header: str) -> object:
         # A new RequestTarget too, as the manager builds one per request.

@@ -49,9 +49,9 @@ def test_the_key_set_keeps_rsa_and_ec_keys_pinned_to_their_algorithm_and_never_h
 
 
 def test_rs256_and_es256_id_tokens_verify() -> None:
-    assert verifier().verify(id_token(), "id", JWKS).claims["sub"] == "alice"
+    assert verifier().verify(id_token(), "id", JWKS, NOW).claims["sub"] == "alice"
     es = id_token(EC_KEY, "e1", "ES256")
-    assert verifier().verify(es, "id", JWKS).exp == NOW + 300
+    assert verifier().verify(es, "id", JWKS, NOW).exp == NOW + 300
 
 
 @pytest.mark.parametrize(("token", "reason"), [
@@ -68,7 +68,7 @@ def test_rs256_and_es256_id_tokens_verify() -> None:
 ])
 def test_id_tokens_that_are_not_ours_are_refused(token: str, reason: str) -> None:
     with pytest.raises(InvalidToken, match=reason):
-        verifier().verify(token, "id", JWKS)
+        verifier().verify(token, "id", JWKS, NOW)
 
 
 def test_hmac_signed_with_the_public_key_is_refused() -> None:
@@ -76,12 +76,12 @@ def test_hmac_signed_with_the_public_key_is_refused() -> None:
     head = f"{_b64({'alg': 'HS256', 'kid': 'r1'})}.{_b64({'sub': 'alice'})}"
     signature = base64.urlsafe_b64encode(hmac.new(pem, head.encode(), hashlib.sha256).digest())
     with pytest.raises(InvalidToken, match="not allowed"):
-        verifier().verify(f"{head}.{signature.rstrip(b'=').decode()}", "id", JWKS)
+        verifier().verify(f"{head}.{signature.rstrip(b'=').decode()}", "id", JWKS, NOW)
 
 
 def test_azp_equal_to_us_with_several_audiences_is_accepted() -> None:
     token = id_token(aud=[CLIENT, "api"], azp=CLIENT)
-    assert verifier().verify(token, "id", JWKS).claims["azp"] == CLIENT
+    assert verifier().verify(token, "id", JWKS, NOW).claims["azp"] == CLIENT
 
 
 def test_access_tokens_are_opaque_unless_rfc9068_with_a_configured_audience() -> None:
@@ -91,9 +91,9 @@ def test_access_tokens_are_opaque_unless_rfc9068_with_a_configured_audience() ->
     assert OidcRules(CLIENT).is_opaque(at_jwt)
     assert not OidcRules(CLIENT, "urn:api").is_opaque(at_jwt)
     assert OidcRules(CLIENT, "urn:api").is_opaque(id_token())  # typ JWT: not an access token
-    assert verifier("urn:api").verify(at_jwt, "access", JWKS).exp == NOW + 60
+    assert verifier("urn:api").verify(at_jwt, "access", JWKS, NOW).exp == NOW + 60
     with pytest.raises(InvalidToken):
-        verifier("urn:other").verify(at_jwt, "access", JWKS)
+        verifier("urn:other").verify(at_jwt, "access", JWKS, NOW)
     assert not CognitoRules(CLIENT).is_opaque("anything")
 
 
@@ -102,7 +102,7 @@ def test_any_string_is_opaque_or_verified_never_an_exception(value: str) -> None
     rules = OidcRules(CLIENT, "urn:api")
     if not rules.is_opaque(value):
         with pytest.raises(InvalidToken):
-            verifier("urn:api").verify(value, "access", JWKS)
+            verifier("urn:api").verify(value, "access", JWKS, NOW)
 
 
 # -- the decision core under OIDC rules ------------------------------------------------------
@@ -188,7 +188,7 @@ def test_an_rfc9068_access_token_is_never_taken_for_an_id_token() -> None:
                          "exp": NOW + 300, "client_id": "other-app"}, RSA_KEY, "RS256",
                         headers={"kid": "r1", "typ": "at+jwt"})
     with pytest.raises(InvalidToken, match="access token"):
-        verifier().verify(access, "id", JWKS)
+        verifier().verify(access, "id", JWKS, NOW)
 
 
 def test_an_oidc_sessions_username_is_the_sub_not_a_claim_the_user_may_choose() -> None:

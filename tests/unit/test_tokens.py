@@ -41,7 +41,7 @@ from tests.unit.factory import (
 
 def test_valid_access_token_verifies() -> None:
     token = minter().access("alice", iat=NOW)
-    verified = verifier().verify(token, "access", jwks())
+    verified = verifier().verify(token, "access", jwks(), NOW)
     assert verified.raw == token
     assert (verified.token_use, verified.iat, verified.exp) == ("access", NOW, NOW + 3600)
     assert verified.username == "alice"
@@ -49,7 +49,7 @@ def test_valid_access_token_verifies() -> None:
 
 
 def test_valid_id_token_verifies() -> None:
-    verified = verifier().verify(minter().id("a@b.com"), "id", jwks())
+    verified = verifier().verify(minter().id("a@b.com"), "id", jwks(), NOW)
     assert verified.token_use == "id"
     assert verified.username == "a@b.com"  # from cognito:username
     assert verified.claims["aud"] == CLIENT_ID
@@ -57,13 +57,13 @@ def test_valid_id_token_verifies() -> None:
 
 def test_id_token_with_audience_list_verifies() -> None:
     token = minter().id(aud=["another-audience", CLIENT_ID])
-    assert verifier().verify(token, "id", jwks()).token_use == "id"
+    assert verifier().verify(token, "id", jwks(), NOW).token_use == "id"
 
 
 def test_expiry_is_not_part_of_verification() -> None:
     # Results are cached for the process lifetime; callers compare exp with their clock per use.
     token = minter().access(iat=NOW - 86_400)
-    assert verifier().verify(token, "access", jwks()).exp == NOW - 86_400 + 3600
+    assert verifier().verify(token, "access", jwks(), NOW).exp == NOW - 86_400 + 3600
 
 
 def _signed_with(algorithm: str) -> Callable[[], str]:
@@ -129,7 +129,7 @@ def test_forged_or_foreign_tokens_are_invalid_and_nothing_else(
 ) -> None:
     build, use = forgery
     with pytest.raises(InvalidToken) as raised:
-        verifier().verify(build(), use, jwks())
+        verifier().verify(build(), use, jwks(), NOW)
     assert type(raised.value) is InvalidToken  # not UnknownSigningKey: the kid is ours
     assert raised.value.reason
 
@@ -137,7 +137,7 @@ def test_forged_or_foreign_tokens_are_invalid_and_nothing_else(
 def test_rejection_reason_never_contains_the_token() -> None:
     token = _tampered()
     with pytest.raises(InvalidToken) as raised:
-        verifier().verify(token, "access", jwks())
+        verifier().verify(token, "access", jwks(), NOW)
     assert token.split(".")[1] not in raised.value.reason
 
 
@@ -148,13 +148,13 @@ def test_rejection_reason_never_contains_the_token() -> None:
 ))
 def test_arbitrary_text_is_only_ever_an_invalid_token(text: str) -> None:
     with pytest.raises(InvalidToken):
-        verifier().verify(text, "access", jwks())
+        verifier().verify(text, "access", jwks(), NOW)
 
 
 def test_lone_surrogate_is_an_invalid_token() -> None:
     # Unreachable from a latin-1 decoded Cookie header today, but verify() documents the contract.
     with pytest.raises(InvalidToken):
-        verifier().verify("\ud800.x.y", "access", jwks())
+        verifier().verify("\ud800.x.y", "access", jwks(), NOW)
 
 
 # -- unknown keys and the cache ------------------------------------------------------------------
@@ -178,19 +178,19 @@ def test_unknown_kid_raises_unknown_signing_key_and_is_not_cached() -> None:
     keys = jwks()
     for _ in range(2):
         with pytest.raises(UnknownSigningKey) as raised:
-            counting.verify(rotated, "access", keys)
+            counting.verify(rotated, "access", keys, NOW)
         assert raised.value.kid == "k2"
     assert counting.uncached == 2  # asked again each time: a JWKS refetch may know the key
     both = JwkSet.from_json({"keys": [pool_key().public_jwk, pool_key("k2").public_jwk]})
-    assert counting.verify(rotated, "access", both).claims["iss"] == ISSUER
+    assert counting.verify(rotated, "access", both, NOW).claims["iss"] == ISSUER
 
 
 def test_cache_returns_the_same_result_without_reverifying() -> None:
     counting = CountingVerifier()
     keys = jwks()
     token = minter().access()
-    first = counting.verify(token, "access", keys)
-    second = counting.verify(token, "access", keys)
+    first = counting.verify(token, "access", keys, NOW)
+    second = counting.verify(token, "access", keys, NOW)
     assert second is first
     assert counting.uncached == 1
 
@@ -202,7 +202,7 @@ def test_cache_remembers_rejections_too() -> None:
     errors = []
     for _ in range(3):
         with pytest.raises(InvalidToken) as raised:
-            counting.verify(forged, "access", keys)
+            counting.verify(forged, "access", keys, NOW)
         errors.append(raised.value)
     assert counting.uncached == 1
     assert errors[0] is errors[1] is errors[2]
@@ -213,9 +213,9 @@ def test_cache_is_per_token_use() -> None:
     counting = CountingVerifier()
     keys = jwks()
     token = minter().access()
-    counting.verify(token, "access", keys)
+    counting.verify(token, "access", keys, NOW)
     with pytest.raises(InvalidToken):
-        counting.verify(token, "id", keys)
+        counting.verify(token, "id", keys, NOW)
     assert counting.uncached == 2
 
 
@@ -223,10 +223,10 @@ def test_new_key_set_empties_the_cache() -> None:
     # A token must verify against the keys the pool publishes now, not the ones it had.
     counting = CountingVerifier()
     token = minter().access()
-    counting.verify(token, "access", jwks())
+    counting.verify(token, "access", jwks(), NOW)
     only_other_key = JwkSet.from_json({"keys": [pool_key("k2").public_jwk]})
     with pytest.raises(UnknownSigningKey):
-        counting.verify(token, "access", only_other_key)
+        counting.verify(token, "access", only_other_key, NOW)
 
 
 def test_cache_is_bounded_and_evicts_the_oldest() -> None:
@@ -234,10 +234,10 @@ def test_cache_is_bounded_and_evicts_the_oldest() -> None:
     keys = jwks()
     first, second, third = (minter().access(iat=NOW + i) for i in range(3))
     for token in (first, second, third):
-        counting.verify(token, "access", keys)
-    counting.verify(third, "access", keys)
+        counting.verify(token, "access", keys, NOW)
+    counting.verify(third, "access", keys, NOW)
     assert counting.uncached == 3
-    counting.verify(first, "access", keys)  # evicted by the third
+    counting.verify(first, "access", keys, NOW)  # evicted by the third
     assert counting.uncached == 4
 
 
@@ -261,7 +261,7 @@ def test_jwks_keeps_only_usable_rs256_signing_keys() -> None:
 def test_jwks_key_without_use_or_alg_is_accepted() -> None:
     bare = {k: v for k, v in pool_key().public_jwk.items() if k not in ("use", "alg")}
     token = minter().access()
-    assert verifier().verify(token, "access", JwkSet.from_json({"keys": [bare]})).raw == token
+    assert verifier().verify(token, "access", JwkSet.from_json({"keys": [bare]}), NOW).raw == token
 
 
 @pytest.mark.parametrize("document", [{"keys": "nope"}, {}, [], "text"])

@@ -441,12 +441,12 @@ def _token(
         return TokenReport(use, "opaque", False,
                            detail="not a JWT to us: carried, never trusted; expiry: expiresAt")
     try:
-        read = reader.verify(value, use, JwkSet())
+        read = reader.verify(value, use, JwkSet(), now)
     except InvalidToken as error:
         return TokenReport(use, "unreadable", False, detail=error.reason)
     if pool is not None:
         try:
-            pool.verifier.verify(value, use, pool.jwks)
+            pool.verifier.verify(value, use, pool.jwks, now)
         except InvalidToken as error:
             return TokenReport(use, "invalid", False, read.exp, read.iat, error.reason)
     status = "expired" if read.exp <= now else "valid"

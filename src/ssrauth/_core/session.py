@@ -213,8 +213,8 @@ class SessionRules:
 
         # ``ident`` proves who the user is (Cognito: the access token; OIDC: the id token) and
         # ``comp`` is the other token, which must belong to the same user.
-        username, ident = self._pick_user(family, jwks)
-        comp = self._pick_companion(family, username, ident, jwks)
+        username, ident = self._pick_user(family, jwks, now)
+        comp = self._pick_companion(family, username, ident, jwks, now)
         rules = self.verifier.rules
         unknown = ident.unknown_kids | comp.unknown_kids
         anchor = ident.position
@@ -279,7 +279,7 @@ class SessionRules:
         assert companion is not None  # an OIDC session needs its access token
         return Session(username, companion, identity, "id")
 
-    def _pick_user(self, family: CookieFamily, jwks: JwkSet) -> tuple[str, _Pick]:
+    def _pick_user(self, family: CookieFamily, jwks: JwkSet, now: float) -> tuple[str, _Pick]:
         """The user whose identity token verifies freshest; LastAuthUser decides ties."""
         users = family.last_auth_users()
         rules = self.verifier.rules
@@ -288,7 +288,7 @@ class SessionRules:
         # found under another user's names is not that user's session. Otherwise a planted
         # copy would pair one user's identity with another's access and refresh tokens (and
         # _verify_new only checks refreshed tokens against the cookie user, not this one).
-        picks = [(u, self._pick(family.entries(u, field_of(use)), use, jwks, None,
+        picks = [(u, self._pick(family.entries(u, field_of(use)), use, jwks, now, None,
                                 owner=u if rules.username_is_sub else None))
                  for u in users]
         valid = [(u, p) for u, p in picks if p.token is not None]
@@ -297,7 +297,7 @@ class SessionRules:
         return picks[0]
 
     def _pick_companion(
-        self, family: CookieFamily, username: str, identity: _Pick, jwks: JwkSet
+        self, family: CookieFamily, username: str, identity: _Pick, jwks: JwkSet, now: float
     ) -> _Pick:
         """The companion token: verified when the rules can verify it; an opaque access token
         is carried beside a verified identity (nearest its copy), with the expiry recorded when
@@ -305,7 +305,7 @@ class SessionRules:
         rules = self.verifier.rules
         entries = family.entries(username, field_of(rules.companion_use))
         opaque = [entry for entry in entries if rules.is_opaque(entry[1])]
-        pick = self._pick([e for e in entries if e not in opaque], rules.companion_use, jwks,
+        pick = self._pick([e for e in entries if e not in opaque], rules.companion_use, jwks, now,
                           identity.token)
         if pick.token is not None or not opaque or identity.token is None:
             return pick
@@ -320,6 +320,7 @@ class SessionRules:
         entries: Sequence[tuple[int, str]],
         use: TokenUse,
         jwks: JwkSet,
+        now: float,
         partner: VerifiedToken | None,
         owner: str | None = None,
     ) -> _Pick:
@@ -335,7 +336,7 @@ class SessionRules:
         unknown: set[str] = set()
         for position, value in entries:
             try:
-                token = self.verifier.verify(value, use, jwks)
+                token = self.verifier.verify(value, use, jwks, now)
             except UnknownSigningKey as error:
                 unknown.add(error.kid)
                 problems.append(error.reason)
@@ -439,7 +440,7 @@ class SessionRules:
         identity_raw = raw[rules.identity_use]
         if identity_raw is None:
             raise InvalidToken(f"the provider's answer has no {rules.identity_use} token")
-        identity = self.verifier.verify(identity_raw, rules.identity_use, jwks)
+        identity = self.verifier.verify(identity_raw, rules.identity_use, jwks, now)
         if rules.username_is_sub and identity.claims.get("sub") != username:
             raise InvalidToken("the new tokens belong to another user")
         companion_raw = raw[rules.companion_use]
@@ -447,7 +448,7 @@ class SessionRules:
         if companion_raw is None:
             return identity, None, extra
         if not rules.is_opaque(companion_raw):
-            companion = self.verifier.verify(companion_raw, rules.companion_use, jwks)
+            companion = self.verifier.verify(companion_raw, rules.companion_use, jwks, now)
             if companion.claims.get("sub") != identity.claims.get("sub"):
                 raise InvalidToken("the new tokens belong to two users")
             return identity, companion, extra

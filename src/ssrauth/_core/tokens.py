@@ -37,6 +37,9 @@ _DEFAULT_ALGS = {("RSA", None): "RS256", ("EC", "P-256"): "ES256", ("EC", "P-384
                  ("EC", "P-521"): "ES512", ("OKP", "Ed25519"): "EdDSA"}
 #: Which key type each algorithm family needs: an ``alg`` member must agree with ``kty``.
 _ALG_KTY = {"RS": "RSA", "PS": "RSA", "ES": "EC", "Ed": "OKP"}
+#: RFC 7518 §3.3 and §3.5: "A key of size 2048 bits or larger MUST be used with these
+#: algorithms" (RS* and PS*); a smaller modulus can be factored, and its signatures forged.
+_MIN_RSA_BITS = 2048
 #: RFC 9068 §2.1: the media type of a JWT access token, with or without ``application/``.
 AT_JWT_TYPES = frozenset({"at+jwt", "application/at+jwt"})
 
@@ -68,6 +71,9 @@ class JwkSet:
         for entry in entries:
             if not isinstance(entry, dict) or entry.get("use", "sig") != "sig":
                 continue
+            key_ops = entry.get("key_ops", ["verify"])
+            if not isinstance(key_ops, list) or "verify" not in key_ops:
+                continue  # RFC 7517 §4.3: a key not meant to verify signatures
             kty, kid = str(entry.get("kty")), entry.get("kid")
             curve = None if kty == "RSA" else str(entry.get("crv"))
             alg = entry.get("alg", _DEFAULT_ALGS.get((kty, curve)))
@@ -75,10 +81,15 @@ class JwkSet:
                 continue
             if _ALG_KTY.get(str(alg)[:2]) != kty:
                 continue  # an alg that does not fit the key: never let the header choose
+            if kty == "EC" and _DEFAULT_ALGS.get((kty, curve)) != alg:
+                continue  # RFC 7518 §3.4: ES256 is P-256, ES384 P-384, ES512 P-521
             try:
-                keys[kid] = jwt.PyJWK(entry, algorithm=alg).key
-            except PyJWTError:
+                key = jwt.PyJWK(entry, algorithm=alg).key
+            except (PyJWTError, ValueError, TypeError):  # PyJWT 2.8 raises ValueError for a bad n
                 continue
+            if kty == "RSA" and getattr(key, "key_size", 0) < _MIN_RSA_BITS:
+                continue
+            keys[kid] = key
             algorithms[kid] = alg
         return cls(keys, algorithms)
 

@@ -1,18 +1,24 @@
 """Token verification by a deployment's rules: signature against the key set it is handed,
 pinned claims, results remembered by token digest. Pure (no I/O): fetching the keys is
-:mod:`ssrauth._providers.jwks`' job."""
+:mod:`ssrauth._providers.jwks`' job.
+
+The order of the checks: the compact serialisation read strictly (:mod:`.jws`), the header
+(:func:`~.rules.checked_header`), the key by ``kid`` and its own algorithm, the signature, the
+claims every provider agrees on (:func:`~.rules.registered_claims`), the provider's own rules,
+and on every use, cached or not, the time (:func:`~.rules.check_times`).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-import jwt
+from jwt.algorithms import get_default_algorithms
 from jwt.exceptions import PyJWTError
 
+from .jws import CompactJws, read_compact
 from .memo import Memo
-from .rules import CognitoRules, TokenRules
+from .rules import CognitoRules, TokenRules, check_times, checked_header, registered_claims
 from .tokens import (
-    AT_JWT_TYPES,
     InvalidToken,
     JwkSet,
     TokenUse,
@@ -23,6 +29,10 @@ from .tokens import (
 
 __all__ = ["OfflineReader", "TokenVerifier"]
 
+#: PyJWT's signature algorithms by name. Only their ``verify(signing input, key, signature)``
+#: is used: PyJWT never parses a token here, so its version's leniencies cannot matter.
+_SIGNATURES = get_default_algorithms()
+
 
 class TokenVerifier:
     """Verify access and id tokens by the provider's rules; remember results by token digest.
@@ -30,7 +40,8 @@ class TokenVerifier:
     A verification costs about 110 µs (one RSA signature check) and a page load sends the same
     two tokens with every request, so positive and negative results are kept in a bounded cache
     (``cache_size`` entries, oldest evicted first). A new key set empties the cache: a token
-    must verify against the keys the pool publishes now.
+    must verify against the keys the pool publishes now. What depends on the time is checked on
+    every use, after the cache (:func:`~.rules.check_times`; ``exp`` by the decision core).
     """
 
     def __init__(
@@ -51,8 +62,9 @@ class TokenVerifier:
         )
         self._cache_keys: JwkSet | None = None
 
-    def verify(self, token: str, token_use: TokenUse, keys: JwkSet) -> VerifiedToken:
-        """Return the verified token or raise :class:`InvalidToken` (never anything else)."""
+    def verify(self, token: str, token_use: TokenUse, keys: JwkSet, now: float) -> VerifiedToken:
+        """The token, verified and usable at ``now``, or :class:`InvalidToken` (never anything
+        else). An expired token is returned: whether it still serves is the caller's call."""
         if not token.isascii():
             raise InvalidToken("not a JWT: the compact serialisation is ASCII")
         if keys is not self._cache_keys:
@@ -72,51 +84,39 @@ class TokenVerifier:
             self._cache.put(cache_key, (keys, result))
         if isinstance(result, InvalidToken):
             raise result
+        check_times(result, now)
         return result
 
     def _verify_uncached(self, token: str, token_use: TokenUse, keys: JwkSet) -> VerifiedToken:
-        try:
-            header = jwt.get_unverified_header(token)
-        except PyJWTError as error:
-            raise InvalidToken(f"malformed token: {error}") from None
-        kid = header.get("kid")
-        if not isinstance(kid, str):
-            raise InvalidToken("token header has no kid")
-        rules = self.rules
-        if header.get("alg") not in rules.algorithms:
-            raise InvalidToken(f"algorithm {header.get('alg')!r} is not allowed")
+        jws = read_compact(token)
+        alg, kid = checked_header(jws.header, token_use, self.rules.algorithms)
         key = keys.keys.get(kid)
         if key is None:
             raise UnknownSigningKey(kid)
         # The key's own algorithm, never the header's choice among the accepted ones: that is
         # what defeats ``alg: none`` and the HS256-with-the-public-key confusion attack.
-        algorithm = keys.algorithm(kid)
-        if header.get("alg") != algorithm:
-            raise InvalidToken(f"algorithm {header.get('alg')!r} does not match the key")
-        if token_use == "id" and str(header.get("typ", "")).lower() in AT_JWT_TYPES:
-            # RFC 9068 §4: a JWT access token is never an id token, even when its aud is our
-            # client id (the app's own API): it may have been issued to any client, and one
-            # without azp would otherwise sign its bearer in as its user.
-            raise InvalidToken("an access token (typ at+jwt) is not an id token")
-        audience = rules.audience(token_use)
-        try:
-            claims: dict[str, Any] = jwt.decode(
-                token,
-                key,
-                algorithms=[algorithm],
-                issuer=self.issuer,
-                audience=audience,
-                options={
-                    "verify_exp": False,  # checked per use against the injected clock
-                    "verify_iat": False,
-                    "verify_nbf": False,
-                    "verify_aud": audience is not None,
-                    "require": rules.required(token_use),
-                },
-            )
-        except PyJWTError as error:
-            raise InvalidToken(f"{token_use} token rejected: {error}") from None
-        return rules.check(token, claims, token_use)
+        if alg != keys.algorithm(kid):
+            raise InvalidToken(f"algorithm {alg!r} does not match the key")
+        if not _signature_matches(jws, alg, key):
+            raise InvalidToken(f"{token_use} token rejected: signature verification failed")
+        return self._checked(token, jws, token_use, self.issuer)
+
+    def _checked(
+        self, token: str, jws: CompactJws, token_use: TokenUse, issuer: str | None
+    ) -> VerifiedToken:
+        """The claims by the shared rules, then the provider's."""
+        rules = self.rules
+        exp, iat = registered_claims(jws.claims, issuer=issuer, audience=rules.audience(token_use),
+                                     required=rules.required(token_use))
+        rules.check(jws.claims, token_use)
+        return VerifiedToken(raw=token, claims=jws.claims, token_use=token_use, exp=exp, iat=iat)
+
+
+def _signature_matches(jws: CompactJws, alg: str, key: Any) -> bool:
+    try:
+        return bool(_SIGNATURES[alg].verify(jws.signing_input, key, jws.signature))
+    except (PyJWTError, ValueError, TypeError):  # a signature of the wrong length or shape
+        return False
 
 
 class OfflineReader(TokenVerifier):
@@ -134,13 +134,4 @@ class OfflineReader(TokenVerifier):
     def _verify_uncached(
         self, token: str, token_use: TokenUse, keys: JwkSet  # noqa: ARG002 (no signature)
     ) -> VerifiedToken:
-        audience = self.rules.audience(token_use)
-        try:
-            claims: dict[str, Any] = jwt.decode(token, audience=audience, options={
-                "verify_signature": False,
-                "verify_aud": audience is not None,
-                "require": self.rules.required(token_use),
-            })
-        except PyJWTError as error:
-            raise InvalidToken(f"{token_use} token rejected: {error}") from None
-        return self.rules.check(token, claims, token_use)
+        return self._checked(token, read_compact(token), token_use, None)

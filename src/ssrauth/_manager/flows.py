@@ -273,7 +273,8 @@ class Flows:
         tokens = yield from ask(Exchange(code, pending.verifier))
         jwks = yield from self._keys_for(tokens)
         try:
-            identity = self.rules.verifier.verify(tokens.id_token or "", "id", jwks)
+            identity = self.rules.verifier.verify(tokens.id_token or "", "id", jwks,
+                                                  self.clock.now())
         except InvalidToken as error:
             raise _unverifiable(error) from None
         nonce = identity.claims.get("nonce")

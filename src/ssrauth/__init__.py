@@ -4,7 +4,8 @@ for server-rendered Python apps.
 Refreshes once however many requests arrive together, and never leaves a duplicate, stale or
 zombie auth cookie behind. Import everything from here; framework adapters live in
 ``ssrauth.starlette``, ``ssrauth.fastapi``, ``ssrauth.wsgi``, ``ssrauth.flask`` and
-``ssrauth.django``.
+``ssrauth.django``. A coordination store of your own (``Store``, the operations it answers,
+``SharedCoordinator`` to run over it) needs nothing else: docs/extending.md.
 """
 
 from typing import TYPE_CHECKING, Any
@@ -17,8 +18,22 @@ from ._coordination.coordinator import (
     Refreshed,
     RefreshSource,
 )
-from ._coordination.shared import SharedCoordinator
-from ._coordination.sqlite import SqliteCoordinator
+from ._coordination.shared import SharedCoordinator, SharedOptions
+from ._coordination.sqlite import SqliteCoordinator, SqliteStore
+from ._coordination.store import (
+    Answer,
+    Claim,
+    Claimed,
+    IsMarked,
+    Mark,
+    Op,
+    Release,
+    Renew,
+    Revoke,
+    Settle,
+    Store,
+    StoreUnavailable,
+)
 from ._coordination.url import coordinator_from_url
 from ._core.clock import Clock, ManualClock, SystemClock
 from ._core.cookies import (
@@ -47,6 +62,9 @@ from ._providers.oidc import OidcProvider
 
 __all__ = [
     "AmplifyKeys",
+    "Answer",
+    "Claim",
+    "Claimed",
     "Clock",
     "CognitoConfig",
     "CognitoProvider",
@@ -54,10 +72,13 @@ __all__ = [
     "CookiePolicy",
     "Event",
     "Events",
+    "IsMarked",
     "LocalCoordinator",
     "ManualClock",
+    "Mark",
     "OidcConfig",
     "OidcProvider",
+    "Op",
     "ProviderError",
     "ProviderRejected",
     "ProviderUnavailable",
@@ -65,17 +86,25 @@ __all__ = [
     "RefreshCoordinator",
     "RefreshSource",
     "Refreshed",
+    "Release",
+    "Renew",
     "RequestAuth",
     "RequestCookie",
+    "Revoke",
     "Session",
     "SessionManager",
     "SetCookie",
+    "Settle",
     "SharedCoordinator",
+    "SharedOptions",
     "SignInChallenge",
     "SignInError",
     "SignInResult",
     "SqliteCoordinator",
+    "SqliteStore",
     "SsrAuthError",
+    "Store",
+    "StoreUnavailable",
     "SystemClock",
     "TokenSet",
     "VerifiedToken",

@@ -13,7 +13,7 @@ import enum
 import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from typing import Protocol, TypeVar, runtime_checkable
 
 from .._core.clock import Clock
 from .._core.errors import ProviderRejected
@@ -22,6 +22,7 @@ from .singleflight import SingleFlight
 
 __all__ = [
     "DEFAULT_GRACE_PERIOD",
+    "Closeable",
     "LocalCoordinator",
     "RefreshCoordinator",
     "RefreshSource",
@@ -64,6 +65,16 @@ class SessionRevoked(ProviderRejected):
 
     def __init__(self) -> None:
         super().__init__("the session was signed out", "SignedOut")
+
+
+@runtime_checkable
+class Closeable(Protocol):
+    """A coordinator that holds connections (the shared ones): ``SessionManager.close`` closes
+    it. Optional, so that a coordinator of your own needs only :class:`RefreshCoordinator`."""
+
+    def close(self) -> None: ...
+
+    async def aclose(self) -> None: ...
 
 
 class RefreshCoordinator(Protocol):

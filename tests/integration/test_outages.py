@@ -4,6 +4,8 @@ outage refreshes normally. Every outage is a real network condition on loopback.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
 from ssrauth import Event, ManualClock, SessionManager
@@ -30,8 +32,9 @@ OUTAGES = ["refused", "timeout", "http500", "html500", "html502", "throttled"]
 @pytest.fixture
 def flaky_manager(
     emulator: CognitoEmulator, flaky: FlakyCognito, clock: ManualClock
-) -> SessionManager:
-    return SessionManager(flaky_config(emulator, flaky), clock=clock)
+) -> Iterator[SessionManager]:
+    with SessionManager(flaky_config(emulator, flaky), clock=clock) as manager:
+        yield manager
 
 
 @pytest.mark.parametrize("outage", OUTAGES)

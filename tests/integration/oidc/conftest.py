@@ -43,10 +43,11 @@ def oidc_config(idp: TestIdp, **changes: object) -> OidcConfig:
 
 
 @pytest.fixture
-def manager(idp: TestIdp, clock: ManualClock) -> SessionManager:
+def manager(idp: TestIdp, clock: ManualClock) -> Iterator[SessionManager]:
     idp.proxy.fail_with = None
-    return SessionManager(oidc_config(idp), clock=clock,
-                          coordinator=LocalCoordinator(clock=clock))
+    with SessionManager(oidc_config(idp), clock=clock,
+                        coordinator=LocalCoordinator(clock=clock)) as manager:
+        yield manager
 
 
 def build_oidc_app(manager: SessionManager,

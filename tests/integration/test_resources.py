@@ -95,6 +95,21 @@ def test_aclose_closes_this_loops_async_client_here() -> None:
     assert asyncio.run(use_then_close()).is_closed
 
 
+def test_a_blocking_close_called_on_the_loop_closes_its_client_there() -> None:
+    clients = HttpClients(timeout=5.0)
+
+    async def closed_while_the_loop_runs() -> bool:
+        client = clients.async_()
+        clients.close()  # cannot wait here: the closing is scheduled on this loop
+        for _ in range(100):
+            if client.is_closed:
+                return True
+            await asyncio.sleep(0)
+        return False
+
+    assert asyncio.run(closed_while_the_loop_runs())
+
+
 def test_an_async_client_closes_when_its_loop_shuts_down() -> None:
     """asyncio.run per call (asgiref's async_to_sync under Django's WSGI handler does the same):
     each loop's client is closed by that loop's own shutdown, before the loop closes."""

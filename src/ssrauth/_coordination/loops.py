@@ -25,6 +25,8 @@ T = TypeVar("T")
 
 #: How long a blocking ``close`` waits for a loop in another thread to close its client.
 _CLOSE_TIMEOUT = 5.0
+#: Closings scheduled by a blocking ``close`` on the loop that called it, until they ran.
+_closing: set[asyncio.Task[None]] = set()
 
 
 class PerLoop(Generic[T]):
@@ -103,7 +105,9 @@ def _close_elsewhere(loop: asyncio.AbstractEventLoop, closer: AsyncGenerator[Non
         with contextlib.suppress(Exception):
             future.result(_CLOSE_TIMEOUT)
     elif loop is running:  # a blocking close called from this loop's own code
-        loop.create_task(_finish(closer))
+        task = loop.create_task(_finish(closer))
+        _closing.add(task)  # the loop holds tasks weakly
+        task.add_done_callback(_closing.discard)
     elif running is None:  # idle (between run_until_complete calls): run it there
         loop.run_until_complete(_finish(closer))
     # else: idle, and this thread runs another loop; its shutdown_asyncgens will close it.

@@ -16,7 +16,7 @@ class HttpClients:
     """Lazily built clients; either may be injected (tests, proxies, custom transports).
 
     :meth:`close` and :meth:`aclose` close the clients made here, never an injected one: its
-    owner may share it, and closes it (as ``httpx`` leaves a passed-in client to its owner).
+    owner may share it, and closes it.
     A client made again after closing serves later calls, so closing is safe at any shutdown.
     """
 

@@ -36,5 +36,8 @@ def policy() -> CookiePolicy:
 
 
 @pytest.fixture
-def manager(emulator: CognitoEmulator, clock: ManualClock, policy: CookiePolicy) -> SessionManager:
-    return SessionManager(emulator.config(cookie_policy=policy), clock=clock)
+def manager(
+    emulator: CognitoEmulator, clock: ManualClock, policy: CookiePolicy
+) -> Iterator[SessionManager]:
+    with SessionManager(emulator.config(cookie_policy=policy), clock=clock) as manager:
+        yield manager

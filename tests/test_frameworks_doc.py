@@ -50,6 +50,7 @@ async def walk_through(client: httpx.AsyncClient) -> list[Any]:
 def flask_quickstart() -> Iterator[types.ModuleType]:
     app = module("flask_app", python_blocks()[0])
     yield app
+    app.auth.close()
     app.emulator.stop()
 
 
@@ -65,6 +66,7 @@ def django_quickstart() -> Iterator[dict[str, Any]]:
     settings: dict[str, Any] = {}
     exec(compile(settings_source, "docs/frameworks.md:settings.py", "exec"), settings)
     yield {name: value for name, value in settings.items() if name.isupper()}
+    package.auth.manager.close()
     package.auth.emulator.stop()
     for name in ("mysite", "mysite.auth", "mysite.urls"):
         del sys.modules[name]

@@ -4,7 +4,8 @@ for server-rendered Python apps.
 Refreshes once however many requests arrive together, and never leaves a duplicate, stale or
 zombie auth cookie behind. Import everything from here; framework adapters live in
 ``ssrauth.starlette``, ``ssrauth.fastapi``, ``ssrauth.wsgi``, ``ssrauth.flask`` and
-``ssrauth.django``.
+``ssrauth.django``. A coordination store of your own (``Store``, the operations it answers,
+``SharedCoordinator`` to run over it) needs nothing else: docs/extending.md.
 """
 
 from typing import TYPE_CHECKING, Any
@@ -17,8 +18,21 @@ from ._coordination.coordinator import (
     Refreshed,
     RefreshSource,
 )
-from ._coordination.shared import SharedCoordinator
-from ._coordination.sqlite import SqliteCoordinator
+from ._coordination.shared import SharedCoordinator, SharedOptions
+from ._coordination.sqlite import SqliteCoordinator, SqliteStore
+from ._coordination.store import (
+    Answer,
+    Claim,
+    Claimed,
+    IsMarked,
+    Mark,
+    Op,
+    Release,
+    Renew,
+    Revoke,
+    Settle,
+    Store,
+)
 from ._coordination.url import coordinator_from_url
 from ._core.clock import Clock, ManualClock, SystemClock
 from ._core.cookies import (
@@ -57,6 +71,9 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AmplifyKeys",
+    "Answer",
+    "Claim",
+    "Claimed",
     "Clock",
     "CognitoConfig",
     "CognitoProvider",
@@ -65,10 +82,13 @@ __all__ = [
     "Event",
     "Events",
     "InvalidToken",
+    "IsMarked",
     "LocalCoordinator",
     "ManualClock",
+    "Mark",
     "OidcConfig",
     "OidcProvider",
+    "Op",
     "Provider",
     "ProviderError",
     "ProviderRejected",
@@ -77,19 +97,26 @@ __all__ = [
     "RefreshCoordinator",
     "RefreshSource",
     "Refreshed",
+    "Release",
+    "Renew",
     "RequestAuth",
     "RequestCookie",
+    "Revoke",
     "Session",
     "SessionManager",
     "SetCookie",
+    "Settle",
     "SharedCoordinator",
+    "SharedOptions",
     "SignInChallenge",
     "SignInError",
     "SignInResult",
     "SignedOut",
     "SourceError",
     "SqliteCoordinator",
+    "SqliteStore",
     "SsrAuthError",
+    "Store",
     "StoreUnavailable",
     "SystemClock",
     "TokenSet",

@@ -26,7 +26,7 @@ from ._adapters.environ import cookie_header, host, url_path
 from ._adapters.respond import aadded_headers, added_headers, refusal
 from ._manager.manager import RequestAuth, SessionManager
 
-__all__ = ["SsrAuthMiddleware", "current_session", "get_auth", "require_user"]
+__all__ = ["SsrAuthMiddleware", "close_manager", "current_session", "get_auth", "require_user"]
 
 View = TypeVar("View", bound=Callable[..., Any])
 
@@ -75,6 +75,16 @@ def configured_manager() -> SessionManager:
     if not isinstance(manager, SessionManager):
         raise ImproperlyConfigured(f"SSRAUTH_MANAGER {path!r} is not a SessionManager")
     return manager
+
+
+def close_manager() -> None:
+    """Close the configured manager (its HTTP clients and coordinator connections).
+
+    The manager is the process's, not a request's: closing it on ``request_finished`` would
+    throw away every connection after each request. Django sends no signal when a process
+    stops serving, so call this from the server's exit hook (gunicorn's ``worker_exit``,
+    a uvicorn/ASGI lifespan handler, the end of a test)."""
+    configured_manager().close()
 
 
 def get_auth(request: HttpRequest) -> RequestAuth:

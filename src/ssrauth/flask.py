@@ -30,6 +30,7 @@ class SsrAuth:
 
     def __init__(self, app: Flask | None = None, manager: SessionManager | None = None) -> None:
         self.manager = manager
+        self._installed: list[SessionManager] = []
         if app is not None:
             self.init_app(app)
 
@@ -38,9 +39,21 @@ class SsrAuth:
         if manager is None:
             raise TypeError("SsrAuth needs a SessionManager: SsrAuth(app, manager=...)")
         app.extensions["ssrauth"] = manager
+        if manager not in self._installed:
+            self._installed.append(manager)
         # Outside Flask's own machinery, so every response (error pages, and responses of
         # before_request handlers) gets the cookie plan.
         app.wsgi_app = wsgi.SsrAuthWSGIMiddleware(app.wsgi_app, manager)  # type: ignore[method-assign]
+
+    def close(self) -> None:
+        """Close the managers this extension installed (HTTP clients, coordinator connections).
+
+        Call it when the process stops serving (a gunicorn ``worker_exit`` hook, the end of a
+        test), not per request: Flask's ``teardown_appcontext`` runs after every request, and
+        the manager's clients and connections are the process's, reused by every request.
+        """
+        for manager in self._installed:
+            manager.close()
 
 
 def get_auth() -> RequestAuth:

@@ -45,13 +45,23 @@ class SessionUser(BaseUser):
 
 
 class SsrAuthMiddleware:
-    """Load the session before the app runs; add the cookie plan to the response."""
+    """Load the session before the app runs; add the cookie plan to the response.
 
-    def __init__(self, app: ASGIApp, manager: SessionManager) -> None:
+    On ASGI lifespan shutdown it closes the manager (its HTTP clients, on the loop that served
+    them, and the coordinator's connections) once the app has finished its own shutdown; pass
+    ``close_on_shutdown=False`` when the manager outlives the app (you close it yourself).
+    """
+
+    def __init__(self, app: ASGIApp, manager: SessionManager, *,
+                 close_on_shutdown: bool = True) -> None:
         self.app = app
         self.manager = manager
+        self.close_on_shutdown = close_on_shutdown
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan" and self.close_on_shutdown:
+            await self.app(scope, receive, self._closing_at_shutdown(send))
+            return
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
@@ -67,6 +77,18 @@ class SsrAuthMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_cookies)
+
+
+    def _closing_at_shutdown(self, send: Send) -> Send:
+        """The app's lifespan ``send``: the manager closes before the server hears that the
+        shutdown is over (after it the server may close the loop the clients belong to)."""
+
+        async def send_after_closing(message: Message) -> None:
+            if message["type"] in ("lifespan.shutdown.complete", "lifespan.shutdown.failed"):
+                await self.manager.aclose()
+            await send(message)
+
+        return send_after_closing
 
 
 def get_auth(connection: HTTPConnection) -> RequestAuth:

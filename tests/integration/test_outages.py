@@ -6,6 +6,7 @@ loopback."""
 from __future__ import annotations
 
 import socket
+from collections.abc import Iterator
 
 import pytest
 
@@ -25,8 +26,9 @@ OUTAGES = ["refused", "timeout", "http500", "html500", "html502", "throttled"]
 @pytest.fixture
 def flaky_manager(
     emulator: CognitoEmulator, flaky: FlakyCognito, clock: ManualClock
-) -> SessionManager:
-    return SessionManager(flaky_config(emulator, flaky), clock=clock)
+) -> Iterator[SessionManager]:
+    with SessionManager(flaky_config(emulator, flaky), clock=clock) as manager:
+        yield manager
 
 
 @pytest.mark.parametrize("outage", OUTAGES)

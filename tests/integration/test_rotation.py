@@ -34,10 +34,11 @@ def rotating(emulator: CognitoEmulator) -> Iterator[RotatingCognito]:
 @pytest.fixture
 def rotating_manager(
     emulator: CognitoEmulator, rotating: RotatingCognito, clock: ManualClock
-) -> SessionManager:
+) -> Iterator[SessionManager]:
     direct = emulator.config()
-    return SessionManager(direct.with_changes(endpoint_url=rotating.url,
-                                              jwks_url=direct.jwks_url), clock=clock)
+    with SessionManager(direct.with_changes(endpoint_url=rotating.url,
+                                            jwks_url=direct.jwks_url), clock=clock) as manager:
+        yield manager
 
 
 async def test_late_tabs_win_and_stale_copies_never_log_the_user_out(

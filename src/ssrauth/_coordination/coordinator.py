@@ -13,7 +13,7 @@ import enum
 import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from typing import Protocol, TypeVar, runtime_checkable
 
 from .._core.clock import Clock
 from .._core.errors import ProviderRejected, SignedOut
@@ -22,6 +22,7 @@ from .singleflight import SingleFlight
 
 __all__ = [
     "DEFAULT_GRACE_PERIOD",
+    "Closeable",
     "LocalCoordinator",
     "RefreshCoordinator",
     "RefreshSource",
@@ -61,6 +62,17 @@ class Refreshed:
 
 #: The former name of :class:`~ssrauth.SignedOut`, kept for existing callers.
 SessionRevoked = SignedOut
+
+
+@runtime_checkable
+class Closeable(Protocol):
+    """A coordinator or provider that holds connections (the shared coordinators, the built-in
+    providers' HTTP clients): ``SessionManager.close`` closes it. Optional, so that one of your
+    own needs only :class:`RefreshCoordinator` or :class:`~ssrauth.Provider`."""
+
+    def close(self) -> None: ...
+
+    async def aclose(self) -> None: ...
 
 
 class RefreshCoordinator(Protocol):

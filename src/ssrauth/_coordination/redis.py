@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import math
-import threading
 from collections.abc import Callable
 from typing import Any, Unpack
 
@@ -22,6 +21,7 @@ import redis
 import redis.asyncio
 
 from .._core.clock import Clock
+from .loops import PerLoop
 from .shared import SharedCoordinator, SharedOptions
 from .store import (
     Answer,
@@ -115,12 +115,14 @@ class RedisStore:
                                              socket_connect_timeout=socket_timeout)
                         if isinstance(url_or_client, str) else url_or_client)
         self._async_client = async_client
-        # redis.asyncio connections belong to one event loop; keep a client per loop we serve.
-        # Not weakly keyed: a client's connections hold their loop, so the key never died and
-        # every closed loop (asyncio.run per request, asgiref's async_to_sync) kept its client
-        # and socket. Clients of closed loops are dropped when a new loop comes (_loop_client).
-        self._loop_clients: dict[asyncio.AbstractEventLoop, redis.asyncio.Redis] = {}
-        self._loop_clients_lock = threading.Lock()
+        # redis.asyncio connections belong to one event loop; keep a client per loop we serve,
+        # closed on that loop when it shuts down (asyncio.run per request, asgiref's
+        # async_to_sync) or when the store closes. Not weakly keyed: a client's connections
+        # hold their loop, so the key never died and every closed loop kept its socket.
+        self._loop_clients: PerLoop[redis.asyncio.Redis] = PerLoop(
+            lambda: redis.asyncio.Redis.from_url(_url(url_or_client), socket_timeout=socket_timeout,
+                                                 socket_connect_timeout=socket_timeout),
+            redis.asyncio.Redis.aclose)
 
     def run(self, op: Op) -> Answer:
         command, parse = self._command(op)
@@ -140,20 +142,18 @@ class RedisStore:
             raise StoreUnavailable(f"Redis store: {error.__class__.__name__}: {error}") from None
 
     def _loop_client(self) -> redis.asyncio.Redis | None:
-        if self._url is None:
-            return None
-        loop = asyncio.get_running_loop()
-        client = self._loop_clients.get(loop)
-        if client is None:
-            client = redis.asyncio.Redis.from_url(self._url, socket_timeout=self.socket_timeout,
-                                                  socket_connect_timeout=self.socket_timeout)
-            with self._loop_clients_lock:  # loops in several threads may come at once
-                for dead in [old for old in self._loop_clients if old.is_closed()]:
-                    # Its connections cannot be closed on a closed loop; once unreachable,
-                    # the garbage collector closes their sockets.
-                    del self._loop_clients[dead]
-                self._loop_clients[loop] = client
-        return client
+        return None if self._url is None else self._loop_clients.get()
+
+    def close(self) -> None:
+        """Close the clients made from the URL (a client passed in is its owner's to close)."""
+        if self._url is not None:
+            self._client.close()
+        self._loop_clients.close()
+
+    async def aclose(self) -> None:
+        if self._url is not None:
+            self._client.close()
+        await self._loop_clients.aclose()
 
     def _key(self, kind: str, key: bytes) -> str:
         return f"{self.prefix}{kind}:{key.hex()}"
@@ -183,6 +183,11 @@ class RedisStore:
             case Revoke(_, now, until):
                 return ["EVAL", _REVOKE, 2, tombstone, result, repr(until),
                         _ms(until - now)], _nothing
+
+
+def _url(url_or_client: str | redis.Redis) -> str:
+    assert isinstance(url_or_client, str)  # clients per loop are made from a URL only
+    return url_or_client
 
 
 def _ms(seconds: float) -> int:

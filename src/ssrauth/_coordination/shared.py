@@ -125,7 +125,8 @@ class _Lease:
 class SharedCoordinator:
     """Single flight + grace window + tombstones + superseded marks across processes.
 
-    Build it through :class:`~ssrauth.SqliteCoordinator` or :class:`~ssrauth.RedisCoordinator`.
+    Build it through :class:`~ssrauth.SqliteCoordinator` or :class:`~ssrauth.RedisCoordinator`,
+    or over a :class:`~ssrauth.Store` of your own (docs/extending.md).
     """
 
     def __init__(
@@ -270,6 +271,13 @@ class SharedCoordinator:
     async def ais_superseded(self, key: bytes) -> bool:
         return self._local.is_superseded(key) or await self._arun(
             IsMarked(Mark.SUPERSEDED, key, self._clock.now()), False) is True
+
+    def close(self) -> None:
+        """Close the store (its connections and clients), at shutdown."""
+        self.store.close()
+
+    async def aclose(self) -> None:
+        await self.store.aclose()
 
     # -- the algorithm (once, for both faces) --------------------------------------------------
 

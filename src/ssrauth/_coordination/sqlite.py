@@ -5,7 +5,8 @@ an expiry on the coordinator's clock. Writes run in ``BEGIN IMMEDIATE`` transact
 or a settle is one atomic step across processes; WAL mode lets readers (the per-request
 tombstone check) go on while a writer works; the busy timeout bounds how long a write waits for
 the lock before the store counts as unavailable. Every write also purges a few expired rows.
-Connections are per thread and per process (a forked worker opens its own).
+Connections are per thread and per process (a forked worker opens its own); ``close`` closes
+every one this process opened, from whichever thread shuts down.
 """
 
 from __future__ import annotations
@@ -61,6 +62,12 @@ class SqliteStore:
         self.path = os.fspath(path)
         self.busy_timeout = busy_timeout
         self._connections = threading.local()
+        #: Every connection this process opened (the thread-locals cannot be listed), to close.
+        self._opened: list[sqlite3.Connection] = []
+        self._opened_lock = threading.Lock()
+        self._pid = os.getpid()
+        #: Bumped by ``close``: a thread's connection from before is closed, not reused.
+        self._generation = 0
 
     def run(self, op: Op) -> Answer:
         try:
@@ -71,11 +78,27 @@ class SqliteStore:
     async def arun(self, op: Op) -> Answer:
         return await asyncio.to_thread(self.run, op)
 
+    def close(self) -> None:
+        """Close this process's connections (at shutdown: a request still using one would
+        fail, and a later operation opens a new one). A forked child leaves its parent's."""
+        with self._opened_lock:
+            opened, self._opened = self._opened, []
+            self._generation += 1
+            mine = self._pid == os.getpid()
+        for db in opened if mine else ():
+            db.close()
+
+    async def aclose(self) -> None:
+        self.close()
+
     def _connection(self) -> sqlite3.Connection:
-        opened: tuple[int, sqlite3.Connection] | None = getattr(self._connections, "opened", None)
-        if opened is not None and opened[0] == os.getpid():
-            return opened[1]
-        db = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)
+        opened: tuple[int, int, sqlite3.Connection] | None = getattr(
+            self._connections, "opened", None)
+        if opened is not None and opened[:2] == (os.getpid(), self._generation):
+            return opened[2]
+        # Used by this thread only; closed by whichever thread closes the store.
+        db = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None,
+                             check_same_thread=False)
         try:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
@@ -83,7 +106,11 @@ class SqliteStore:
         except BaseException:
             db.close()
             raise
-        self._connections.opened = (os.getpid(), db)
+        with self._opened_lock:
+            self._connections.opened = (os.getpid(), self._generation, db)
+            if self._pid != os.getpid():  # a forked worker: its parent's are not ours
+                self._pid, self._opened = os.getpid(), []
+            self._opened.append(db)
         return db
 
 

@@ -17,6 +17,7 @@ from typing import Protocol
 from .._core.errors import StoreUnavailable
 
 __all__ = [
+    "Answer",
     "Claim",
     "Claimed",
     "IsMarked",
@@ -110,10 +111,36 @@ Answer = Claimed | bytes | bool | None
 
 
 class Store(Protocol):
-    """Runs operations atomically; raises :class:`StoreUnavailable` for any failure of its own."""
+    """Runs operations atomically; raises :class:`StoreUnavailable` for any failure of its own.
+
+    What a store must answer, per operation (``now`` and every expiry are times on the
+    coordinator's clock: compare them, never the store's own clock):
+
+    - :class:`Claim`: ``Claimed.REVOKED`` if a live tombstone is on the key; else the stored
+      sealed outcome (bytes) if a live one is; else ``Claimed.BUSY`` if another owner's lease
+      is live; else record ``owner``'s lease until ``lease_until`` and answer
+      ``Claimed.LEADER``. All of it one atomic step across every process sharing the store.
+    - :class:`Settle`: drop ``owner``'s lease; ``Claimed.REVOKED`` on a live tombstone; the
+      stored outcome if one is live and holds tokens (or ours does not); else store ``sealed``
+      until ``until``, mark the key ``SUPERSEDED`` until ``superseded_until`` when given, and
+      answer ``sealed``.
+    - :class:`Renew`: move ``owner``'s lease to ``lease_until`` if ``owner`` holds it.
+    - :class:`Release`: drop the lease if ``owner`` holds it.
+    - :class:`Revoke`: drop the stored outcome, tombstone the key until ``until``.
+    - :class:`IsMarked`: whether a live mark of that kind is on the key.
+
+    ``close`` / ``aclose`` release what the store opened (connections, clients; not a client
+    its caller passed in), at shutdown; an operation after them may open anew.
+    """
 
     def run(self, op: Op) -> Answer:
         ...
 
     async def arun(self, op: Op) -> Answer:
+        ...
+
+    def close(self) -> None:
+        ...
+
+    async def aclose(self) -> None:
         ...

@@ -12,11 +12,12 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Iterable, Iterator, Mapping
+from typing import Self
 
 from .._config.cognito import CognitoConfig
 from .._config.oidc import OidcConfig
 from .._config.scheme import scheme_of
-from .._coordination.coordinator import RefreshCoordinator, Refreshed
+from .._coordination.coordinator import Closeable, RefreshCoordinator, Refreshed
 from .._coordination.url import coordinator_from_env
 from .._core.clock import Clock, SystemClock
 from .._core.errors import ConfigError, ProviderRejected
@@ -304,3 +305,37 @@ class SessionManager:
 
     def _fetched(self, jwks: JwkSet) -> None:
         self.events.emit(Event.JWKS_FETCHED, keys=len(jwks.keys))
+
+    # -- closing -------------------------------------------------------------------------------
+    # Like httpx's Client: close() / aclose(), or use the manager as a (async) context manager.
+    # The provider and the coordinator are closed whether made here or passed in (they are the
+    # manager's for its life); what they were given (an httpx client, a redis client) is not:
+    # its owner may share it, and closes it. The JWKS source opens a client per fetch only.
+
+    def close(self) -> None:
+        """Close the provider's HTTP clients and the coordinator's connections, for each that
+        has ``close``/``aclose`` (at shutdown;
+        an async client whose loop is still running elsewhere is closed on that loop)."""
+        if isinstance(self.provider, Closeable):
+            self.provider.close()
+        if isinstance(self.coordinator, Closeable):
+            self.coordinator.close()
+
+    async def aclose(self) -> None:
+        """:meth:`close` from a coroutine: this loop's async clients are closed here."""
+        if isinstance(self.provider, Closeable):
+            await self.provider.aclose()
+        if isinstance(self.coordinator, Closeable):
+            await self.coordinator.aclose()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.aclose()

@@ -110,6 +110,13 @@ class CognitoProvider:
 
     # -- public faces --------------------------------------------------------------------------
 
+    def close(self) -> None:
+        """Close the HTTP clients made here (never a client passed in: its owner closes it)."""
+        self._http.close()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
     def sign_in(self, username: str, password: str) -> SignInResult:
         return drive(self._sign_in(username, password), self._handlers)
 

@@ -1,20 +1,24 @@
 """httpx clients for the provider edges: one blocking client, and one async client per event
-loop (an ``httpx.AsyncClient`` pool is tied to the loop it was first used on)."""
+loop (an ``httpx.AsyncClient`` pool is tied to the loop it was first used on, and must be
+closed on it: ``_coordination.loops``)."""
 
 from __future__ import annotations
 
-import asyncio
-import weakref
-
 import httpx
 
+from .._coordination.loops import PerLoop
 from .._core.errors import ProviderUnavailable
 
 __all__ = ["HttpClients", "transport_error"]
 
 
 class HttpClients:
-    """Lazily built clients; either may be injected (tests, proxies, custom transports)."""
+    """Lazily built clients; either may be injected (tests, proxies, custom transports).
+
+    :meth:`close` and :meth:`aclose` close the clients made here, never an injected one: its
+    owner may share it, and closes it.
+    A client made again after closing serves later calls, so closing is safe at any shutdown.
+    """
 
     def __init__(
         self,
@@ -23,13 +27,15 @@ class HttpClients:
         async_client: httpx.AsyncClient | None = None,
     ) -> None:
         self._timeout = timeout
-        self._client = client
+        self._injected = client
+        self._client: httpx.Client | None = None
         self._async_client = async_client
-        self._loop_clients: weakref.WeakKeyDictionary[
-            asyncio.AbstractEventLoop, httpx.AsyncClient
-        ] = weakref.WeakKeyDictionary()
+        self._loop_clients: PerLoop[httpx.AsyncClient] = PerLoop(
+            lambda: httpx.AsyncClient(timeout=timeout), httpx.AsyncClient.aclose)
 
     def sync(self) -> httpx.Client:
+        if self._injected is not None:
+            return self._injected
         if self._client is None:
             self._client = httpx.Client(timeout=self._timeout)
         return self._client
@@ -37,11 +43,22 @@ class HttpClients:
     def async_(self) -> httpx.AsyncClient:
         if self._async_client is not None:
             return self._async_client
-        loop = asyncio.get_running_loop()
-        client = self._loop_clients.get(loop)
-        if client is None:
-            client = self._loop_clients[loop] = httpx.AsyncClient(timeout=self._timeout)
-        return client
+        return self._loop_clients.get()
+
+    def close(self) -> None:
+        """Close the blocking client and the async clients of loops still alive elsewhere."""
+        self._close_sync()
+        self._loop_clients.close()
+
+    async def aclose(self) -> None:
+        """Close the blocking client and every async client, this loop's first."""
+        self._close_sync()
+        await self._loop_clients.aclose()
+
+    def _close_sync(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            client.close()
 
 
 def transport_error(what: str, error: httpx.HTTPError) -> ProviderUnavailable:

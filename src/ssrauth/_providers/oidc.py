@@ -129,6 +129,13 @@ class OidcProvider:
 
     # -- public faces --------------------------------------------------------------------------
 
+    def close(self) -> None:
+        """Close the HTTP clients made here (never a client passed in: its owner closes it)."""
+        self._http.close()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
     def discover(self) -> OidcMetadata:
         return drive(self._discover(), self._handlers)
 

@@ -4,6 +4,8 @@ test a fresh ssrauth manager on a movable clock in front of a FastAPI app with /
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
 from ssrauth import (
@@ -17,10 +19,11 @@ from tests.integration.rig.browsers import Browser
 
 
 @pytest.fixture
-def manager(idp: TestIdp, clock: ManualClock) -> SessionManager:
+def manager(idp: TestIdp, clock: ManualClock) -> Iterator[SessionManager]:
     idp.proxy.fail_with = None
-    return SessionManager(oidc_config(idp), clock=clock,
-                          coordinator=LocalCoordinator(clock=clock))
+    with SessionManager(oidc_config(idp), clock=clock,
+                        coordinator=LocalCoordinator(clock=clock)) as manager:
+        yield manager
 
 
 @pytest.fixture

@@ -174,6 +174,8 @@ class TestIdp:
     def close(self) -> None:
         self.process.terminate()
         self.process.wait(10)
+        if self.process.stderr is not None:
+            self.process.stderr.close()
 
     def reset_counts(self) -> None:
         with self.proxy._lock:

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 import pytest
 
+from ssrauth import SharedCoordinator
 from ssrauth._coordination.coordinator import (
     LocalCoordinator,
     RefreshCoordinator,
@@ -27,7 +28,7 @@ from ssrauth._core.errors import ProviderRejected, ProviderUnavailable, SignedOu
 from ssrauth._core.tokens import TokenSet, token_digest
 from tests.unit.factory import CallCounter
 
-from .stores import StoreSpec
+from .stores import StoreSpec, documented_store
 
 TOKEN = "refresh-token-of-alice"
 KEY = token_digest(TOKEN)
@@ -76,14 +77,22 @@ class Make(Protocol):
     def __call__(self, clock: ManualClock | None = None, **options: Any) -> Coordinator: ...
 
 
-@pytest.fixture(params=["local", "sqlite", "redis"])
+@pytest.fixture(params=["local", "sqlite", "redis", "documented"])
 def coordinator(request: pytest.FixtureRequest) -> Make:
-    """Builds the coordinator under test (several per test share one store, like processes)."""
+    """Builds the coordinator under test (several per test share one store, like processes).
+    ``documented`` is docs/extending.md's store, written against the public API only."""
     if request.param == "local":
         def local(clock: ManualClock | None = None, **options: Any) -> Coordinator:
             return LocalCoordinator(clock=clock or ManualClock(), **options)
 
         return local
+    if request.param == "documented":
+        memory = documented_store().MemoryStore()
+
+        def over_memory(clock: ManualClock | None = None, **options: Any) -> Coordinator:
+            return SharedCoordinator(memory, clock=clock or ManualClock(), **options)
+
+        return over_memory
     spec: StoreSpec = request.getfixturevalue("new_store")(request.param)
 
     def shared(clock: ManualClock | None = None, **options: Any) -> Coordinator:

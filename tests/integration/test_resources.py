@@ -31,7 +31,7 @@ from ssrauth._providers.http import HttpClients
 from ssrauth.emulator import CognitoEmulator
 from ssrauth.flask import SsrAuth, get_auth
 from ssrauth.starlette import SsrAuthMiddleware
-from tests.conftest import HOST, PASSWORD
+from tests.accounts import HOST, PASSWORD
 
 from .shared.stores import REDIS_URL, redis_client
 

@@ -24,9 +24,12 @@ STORES = ("sqlite", "redis")
 EXTENDING_DOC = Path(__file__).resolve().parents[3] / "docs" / "extending.md"
 
 
-def extending_doc_blocks() -> list[str]:
-    """The Python examples of docs/extending.md, as written."""
-    return re.findall(r"```python\n(.*?)```", EXTENDING_DOC.read_text(encoding="utf-8"), re.S)
+def extending_doc_blocks(section: str = "## A store") -> list[str]:
+    """The Python examples of one section of docs/extending.md, as written."""
+    text = EXTENDING_DOC.read_text(encoding="utf-8")
+    start = text.index(section)
+    end = text.find("\n## ", start + len(section))
+    return re.findall(r"```python\n(.*?)```", text[start:end if end >= 0 else None], re.S)
 
 
 def documented_store() -> types.ModuleType:

@@ -21,7 +21,7 @@ from ssrauth import (
     TokenSet,
 )
 from ssrauth.emulator import CognitoEmulator
-from tests.conftest import HOST, PASSWORD
+from tests.accounts import HOST, PASSWORD
 
 from .stores import documented_store, extending_doc_blocks
 

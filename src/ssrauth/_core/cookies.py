@@ -17,6 +17,7 @@ __all__ = [
     "CookiePolicy",
     "RequestCookie",
     "SetCookie",
+    "cookie_pieces",
     "decode_value",
     "default_path",
     "encode_name",
@@ -101,14 +102,61 @@ def parse_cookie_header(header: str) -> list[RequestCookie]:
     RFC 6265 §5.4 joins pairs with ``"; "``; real clients also send bare ``;``, stray spaces,
     empty pairs and values without ``=`` (Chrome sends ``a`` for a cookie with an empty name).
     Anything we cannot read is skipped rather than rejected, so one broken cookie from another
-    app never costs the user their session.
+    app never costs the user their session. This is ssrauth's only Cookie-header parser: the
+    decision (through :func:`cookie_pieces`), the audit and the public export all read with it.
+
+    >>> [(c.name, c.value) for c in parse_cookie_header('a=1;b="2"; ;c=x=y,d=4; =e')]
+    [('a', '1'), ('b', '2'), ('c', 'x=y'), ('d', '4')]
     """
     pairs: list[RequestCookie] = []
-    for piece in header.split(";"):
+    for piece in cookie_pieces(header):
         named = pair_name(piece)
         if named is not None:
             pairs.append(RequestCookie(named[0], pair_value(piece, named[1])))
     return pairs
+
+
+#: A ``,`` followed by the start of another pair: a cookie name (no space, quote, separator or
+#: control inside it) and its ``=``.
+_JOIN = re.compile(r',(?=[ \t]*[^\x00-\x20",;=\x7f]+=)')
+
+
+def cookie_pieces(header: str) -> list[str]:
+    """The raw ``name=value`` pieces of a Cookie header, in order, whitespace and all.
+
+    ``;`` ends a pair (RFC 6265 §5.4). A ``,`` does too, but only where it stands between a
+    complete pair and the start of the next one (``a=1,b=2``): that is how CGI-style servers
+    join two Cookie header lines (werkzeug, gunicorn, wsgiref and Django's ASGI handler join
+    repeated headers with a bare ``,``, RFC 9110 §5.3), so the pairs of both lines are kept.
+    Every other ``,`` belongs to a value and stays there: inside a quoted string, or before
+    anything that is not ``name=``. Raw JSON keeps its commas that way (adapter-nextjs writes
+    signInDetails unencoded: ``{"loginId":"alice","authFlowType":"USER_SRP_AUTH"}``: after each
+    comma comes a ``"``), and js-cookie escapes ``,`` in every value it writes.
+    """
+    if "," not in header:  # the common case, at C speed
+        return header.split(";")
+    pieces: list[str] = []
+    for piece in header.split(";"):
+        if "," in piece:
+            pieces.extend(_split_joins(piece))
+        else:
+            pieces.append(piece)
+    return pieces
+
+
+def _split_joins(piece: str) -> list[str]:
+    """One ``;``-piece cut at every join ``,`` (see :func:`cookie_pieces`): a ``,`` whose pair
+    so far holds an even number of DQUOTEs (RFC 6265 §4.1.1: a quoted cookie-value is closed)
+    and that ``name=`` follows."""
+    parts: list[str] = []
+    start = 0
+    for match in _JOIN.finditer(piece):
+        head = piece[start : match.start()]
+        if head.count('"', head.find("=") + 1) % 2 == 0:
+            parts.append(head)
+            start = match.end()
+    parts.append(piece[start:])
+    return parts
 
 
 def pair_name(piece: str) -> tuple[str, int] | None:

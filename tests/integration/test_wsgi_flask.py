@@ -11,83 +11,21 @@ from wsgiref.types import StartResponse, WSGIEnvironment
 from wsgiref.util import setup_testing_defaults
 
 import pytest
-from flask import Flask, jsonify, request
-from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import NotFound
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
-from ssrauth import ManualClock, ProviderRejected, ProviderUnavailable, SessionManager
+from ssrauth import ManualClock, SessionManager
 from ssrauth.emulator import CognitoEmulator
-from ssrauth.flask import SsrAuth, current_session, get_auth, require_user
 from ssrauth.wsgi import SsrAuthWSGIMiddleware
 from ssrauth.wsgi import get_auth as environ_auth
 from tests.accounts import HOST, PASSWORD
-from tests.integration.rig.apps import APP_VALUE
 from tests.integration.rig.browsers import WsgiBrowser
 from tests.integration.rig.checks import assert_one_session
 from tests.integration.rig.cookies import cookie_name
+from tests.integration.rig.flask_app import build_flask_app
 from tests.integration.rig.seeds import seed_bug_jar
 
 from .framework_contract import FrameworkContract, OpenSite
-
-
-def build_flask_app(manager: SessionManager) -> Flask:
-    """The contract's routes as a Flask app would write them."""
-    app = Flask(__name__)
-    SsrAuth(app, manager=manager)
-
-    @app.post("/signin")
-    def sign_in() -> ResponseReturnValue:
-        try:
-            session = get_auth().sign_in(request.form["username"], request.form["password"])
-        except ProviderRejected as error:
-            return {"error": error.code}, 401
-        except ProviderUnavailable as error:
-            return {"error": "unavailable"}, 503, {"Retry-After": str(error.retry_after)}
-        return {"username": session.username}
-
-    @app.post("/signout")
-    def sign_out() -> ResponseReturnValue:
-        get_auth().sign_out()
-        return {"signed_out": True}
-
-    @app.get("/api/me")
-    @require_user
-    def me() -> ResponseReturnValue:
-        user = current_session()
-        assert user is not None
-        return {"username": user.username, "sub": user.sub}
-
-    @app.get("/api/async-me")
-    @require_user
-    async def async_me() -> ResponseReturnValue:
-        return me()
-
-    @app.get("/own-cookie/<field>")
-    @require_user
-    def own_cookie(field: str) -> ResponseReturnValue:
-        user = current_session()
-        assert user is not None
-        response = jsonify(username=user.username)
-        name = cookie_name(manager.config.client_id, user.cookie_username, field)
-        response.set_cookie(name, APP_VALUE, path="/", secure=True, samesite="Lax")
-        return response
-
-    @app.get("/visit")
-    def visit() -> ResponseReturnValue:
-        visits = int(request.cookies.get("visits", "0")) + 1
-        response = jsonify(visits=visits)
-        response.set_cookie("visits", str(visits))
-        return response
-
-    @app.get("/", defaults={"rest": ""})
-    @app.get("/<path:rest>")
-    def page(rest: str) -> ResponseReturnValue:
-        user = current_session()
-        return ({"user": user.username if user else None, "path": rest},
-                {"Cache-Control": "private, max-age=60"})
-
-    return app
 
 
 @pytest.fixture

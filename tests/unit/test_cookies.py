@@ -9,10 +9,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import ssrauth
 from ssrauth._core.cookies import (
     CookiePolicy,
     RequestCookie,
     SetCookie,
+    cookie_pieces,
     decode_value,
     default_path,
     encode_name,
@@ -21,7 +23,9 @@ from ssrauth._core.cookies import (
     parse_set_cookie_target,
     render_set_cookie,
 )
-from tests.unit.factory import UNICODE
+from ssrauth._core.jar import auth_pieces
+from tests.cookie_header_cases import COOKIE_HEADER_CASES
+from tests.unit.factory import KEYS, SIGN_IN_DETAILS, UNICODE
 
 PROPERTY = settings(max_examples=200, deadline=None)
 
@@ -59,6 +63,34 @@ def test_parser_unwraps_one_pair_of_dquotes_only() -> None:
 
 def test_parser_returns_request_cookies() -> None:
     assert parse_cookie_header("n=v") == [RequestCookie("n", "v")]
+
+
+@pytest.mark.parametrize(("header", "expected"), COOKIE_HEADER_CASES)
+def test_parser_reads_the_cookie_header_cases(header: str, expected: list[tuple[str, str]]
+                                              ) -> None:
+    lau = KEYS.last_auth_user_name
+    assert pairs(header.replace("{lau}", lau)) == [(n.replace("{lau}", lau), v)
+                                                   for n, v in expected]
+
+
+def test_the_exported_parser_is_the_core_parser() -> None:
+    assert ssrauth.parse_cookie_header is parse_cookie_header
+
+
+def test_the_decision_reads_the_pieces_the_parser_reads() -> None:
+    # The decision memo keys on raw pieces; they must be cut exactly as the parser cuts them.
+    header = f"a=1,{KEYS.last_auth_user_name}=alice; b=2"
+    assert auth_pieces(header, KEYS.prefix) == (f"{KEYS.last_auth_user_name}=alice",)
+    assert cookie_pieces(header) == ["a=1", f"{KEYS.last_auth_user_name}=alice", " b=2"]
+
+
+def test_raw_json_sign_in_details_keep_their_commas_when_sent_twice() -> None:
+    # adapter-nextjs writes signInDetails unencoded; a ``,`` that ``name=`` does not follow is
+    # part of the value, so both copies read whole.
+    name = KEYS.name("alice", "signInDetails")
+    header = f"{name}={SIGN_IN_DETAILS}; {name}={SIGN_IN_DETAILS}"
+    assert pairs(header) == [(name, SIGN_IN_DETAILS)] * 2
+
 
 
 @pytest.mark.parametrize(
@@ -99,6 +131,18 @@ def test_rendered_pairs_round_trip_through_the_parser(
 ) -> None:
     header = separator.join(f"{name}={value}" for name, value in cookies)
     assert pairs(header) == cookies
+
+
+@PROPERTY
+@given(st.lists(st.lists(st.tuples(_TOKEN, _VALUE), min_size=1, max_size=4),
+                min_size=1, max_size=4))
+def test_cookie_lines_joined_with_a_comma_keep_every_pair(
+    lines: list[list[tuple[str, str]]]
+) -> None:
+    # werkzeug, gunicorn, wsgiref and Django's ASGI handler join two Cookie lines with ",";
+    # RFC 6265 §4.1.1 cookie-octets hold no "," so every join is seen.
+    header = ",".join("; ".join(f"{n}={v}" for n, v in line) for line in lines)
+    assert pairs(header) == [pair for line in lines for pair in line]
 
 
 # -- js-cookie encoding --------------------------------------------------------------------------

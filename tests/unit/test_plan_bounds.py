@@ -4,8 +4,6 @@ by the hostile-input review: a 4 KiB Host of many labels drew 18,000 lines)."""
 
 from __future__ import annotations
 
-import re
-
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -18,18 +16,10 @@ from ssrauth._core.plan import (
     ancestor_paths,
     bounded,
 )
+from tests.set_cookie_grammar import WELL_FORMED
 
 HOST = "app.example.com"
 
-#: A Set-Cookie line as ssrauth renders one: name=value, then Path, optional Domain, attributes;
-#: no control character, no ";" inside a name, value, path or domain.
-WELL_FORMED = re.compile(
-    r"[\x21-\x3a\x3c\x3e-\x7e\x80-\xff](?:[\x20-\x3a\x3c\x3e-\x7e\x80-\xff]*"
-    r"[\x21-\x3a\x3c\x3e-\x7e\x80-\xff])?=[\x20-\x3a\x3c-\x7e\x80-\xff]*"
-    r"; Path=/[\x20-\x3a\x3c-\x7e]*"
-    r"(?:; Domain=[a-z0-9_.-]+)?"
-    r"(?:; Max-Age=\d+)(?:; Secure)?(?:; HttpOnly)?(?:; SameSite=(?:Lax|Strict|None))?"
-)
 
 
 def rendered(plan: tuple[SetCookie, ...], policy: CookiePolicy) -> list[str]:

@@ -15,15 +15,14 @@ _PATH_SAFE = "/!$&'()*+,;=:@[]|^"
 
 
 def cookie_header(environ: Mapping[str, Any]) -> str:
-    """The Cookie header, every pair kept (duplicates are what ssrauth exists to see).
+    """The Cookie header exactly as the server put it in ``HTTP_COOKIE``, every pair kept.
 
-    WSGI servers (werkzeug, gunicorn) and Django's ASGI handler join repeated headers with ``,``
-    (HTTP/2 and HTTP/3 may split cookies over several, RFC 9113 §8.2.3). A ``,`` never occurs in
-    Amplify's names or values (js-cookie escapes it), so reading it as a pair separator costs our
-    cookies nothing; another app's cookie it splits is only read, never written.
+    Nothing is rewritten: a ``,`` may be part of a value (adapter-nextjs writes signInDetails as
+    raw JSON). When a client sends two Cookie lines, werkzeug, gunicorn, wsgiref and Django's
+    ASGI handler join them with a bare ``,``; the one Cookie-header parser
+    (:func:`~ssrauth._core.cookies.cookie_pieces`) tells such a join from a comma in a value.
     """
-    header = str(environ.get("HTTP_COOKIE", ""))
-    return header.replace(",", ";") if "," in header else header
+    return str(environ.get("HTTP_COOKIE", ""))
 
 
 def host(environ: Mapping[str, Any]) -> str:

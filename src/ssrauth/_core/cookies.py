@@ -17,6 +17,7 @@ __all__ = [
     "CookiePolicy",
     "RequestCookie",
     "SetCookie",
+    "cookie_pieces",
     "decode_value",
     "default_path",
     "encode_name",
@@ -101,14 +102,48 @@ def parse_cookie_header(header: str) -> list[RequestCookie]:
     RFC 6265 §5.4 joins pairs with ``"; "``; real clients also send bare ``;``, stray spaces,
     empty pairs and values without ``=`` (Chrome sends ``a`` for a cookie with an empty name).
     Anything we cannot read is skipped rather than rejected, so one broken cookie from another
-    app never costs the user their session.
+    app never costs the user their session. This is ssrauth's only Cookie-header parser: the
+    decision (through :func:`cookie_pieces`), the audit and the public export all read with it.
+
+    >>> [(c.name, c.value) for c in parse_cookie_header('a=1;b="2"; ;c=x=y,d=4; =e')]
+    [('a', '1'), ('b', '2'), ('c', 'x=y'), ('d', '4')]
     """
     pairs: list[RequestCookie] = []
-    for piece in header.split(";"):
+    for piece in cookie_pieces(header):
         named = pair_name(piece)
         if named is not None:
             pairs.append(RequestCookie(named[0], pair_value(piece, named[1])))
     return pairs
+
+
+#: A ``,`` followed by the start of another pair: a cookie name (no space, DQUOTE, separator or
+#: control inside it) and its ``=``.
+_JOIN = re.compile(r',(?=[ \t]*[^\x00-\x20",;=\x7f]+=)')
+
+
+def cookie_pieces(header: str) -> list[str]:
+    """The raw ``name=value`` pieces of a Cookie header, in order, whitespace and all.
+
+    ``;`` ends a pair (RFC 6265 §5.4). A ``,`` does too, but only where the next pair starts
+    right after it (``a=1,b=2``): that is how CGI-style servers join two Cookie header lines
+    (werkzeug, gunicorn, wsgiref and Django's ASGI handler join repeated headers with a bare
+    ``,``, RFC 9110 §5.3), and reading it so keeps the pairs of both lines. Every other ``,``
+    belongs to a value and stays there. Raw JSON keeps its commas (adapter-nextjs writes
+    signInDetails unencoded, ``{"loginId":"alice","authFlowType":"USER_SRP_AUTH"}``: a DQUOTE
+    follows each comma, and no name holds one), and js-cookie escapes ``,`` in every value it
+    writes. What this cannot tell apart is a value that itself holds ``,name=`` (never a token,
+    a js-cookie value or Amplify's JSON keys); such a value is read as two pairs, by every
+    adapter alike.
+    """
+    if "," not in header:  # the common case, at C speed
+        return header.split(";")
+    pieces: list[str] = []
+    for piece in header.split(";"):
+        if "," in piece:
+            pieces.extend(_JOIN.split(piece))
+        else:
+            pieces.append(piece)
+    return pieces
 
 
 def pair_name(piece: str) -> tuple[str, int] | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from .cookies import decode_value, pair_name, pair_value
+from .cookies import cookie_pieces, decode_value, pair_name, pair_value
 from .keys import FALLBACK_USERNAME, LAST_AUTH_USER, AmplifyKeys
 from .memo import Memo
 
@@ -95,12 +95,13 @@ class CookieFamily:
 def auth_pieces(header: str, prefix: str) -> tuple[str, ...]:
     """The ``name=value`` pieces of a Cookie header that may be ours, raw and in order.
 
-    A superset of what :func:`read_family` keeps (a name starting with our prefix
-    or holding a ``%``), found with C-speed string searches. The session depends on these
-    pieces only, so they key the decision memo: analytics cookies that change on every page
-    view (GA4's ``_ga_<id>`` carries the last hit's time) no longer defeat it.
+    A superset of what :func:`read_family` keeps (a name starting with our prefix or holding a
+    ``%``), cut by the Cookie-header parser's own :func:`~ssrauth._core.cookies.cookie_pieces`
+    and found with C-speed string searches. The session depends on these pieces only, so they
+    key the decision memo: analytics cookies that change on every page view (GA4's ``_ga_<id>``
+    carries the last hit's time) no longer defeat it.
     """
-    return tuple(piece for piece in header.split(";")
+    return tuple(piece for piece in cookie_pieces(header)
                  if prefix in piece or "%" in piece.partition("=")[0])
 
 

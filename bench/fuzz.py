@@ -225,7 +225,7 @@ def fuzz_tokens(data: bytes) -> None:
     token = token_from(b) if b.byte() % 4 else b.text(200)
     for use in ("access", "id"):
         with contextlib.suppress(InvalidToken):
-            _VERIFIER.verify(token, use, _JWKS)
+            _VERIFIER.verify(token, use, _JWKS, NOW)
 
 
 _RULES = rules()

@@ -161,39 +161,38 @@ class PlanBuilder:
 
         A name outside RFC 6265's grammar is never written (it would add attributes or split
         the line); a value outside it is written js-cookie encoded, as Amplify would store it.
+
+        The strays of a name sent once are deleted on every ancestor path, host-only and under
+        the configured domains, and under the host's own ``Domain=<host>`` at ``Path=/`` (where
+        Amplify's ``CookieStorage({domain})`` keeps it) but not on its other paths: that needs
+        a writer that sets a Domain but no Path, and on every path it would double the lines of
+        each routine refresh (a refresh on a 4-deep page would pass the 8 KiB response head nginx
+        buffers by default and turn into a 502). Such a copy is sent beside the one written now
+        on the next request, as a duplicate, and that response deletes it everywhere.
         """
         if not is_cookie_name(name):
             return
-        self.delete(name)
+        copies = self._sent.get(name, 0)
+        if copies:
+            self._delete_at(name, self._all_variants() if copies > 1 else self._lone_variants())
         if not is_cookie_value(value):
             value = encode_value(value)
         cookie = SetCookie(name, value, self.policy.path, self.policy.domain)
         self._entries[cookie.target] = cookie
 
     def delete(self, name: str) -> None:
-        """Delete every copy of ``name`` the browser may hold that this request can reach.
+        """Delete every copy of ``name`` the browser may hold that this request can reach: on
+        every ancestor path of the request (§5.1.4), host-only, under the host's own
+        ``Domain=<host>`` and under the configured domains (§5.1.3).
 
-        * Not sent on this request: no copy path- or domain-matches it; nothing to delete.
-        * Sent once: the copy may sit on any ancestor path of the request (§5.1.4), host-only
-          or under a configured domain, or under the host's own ``Domain=<host>`` at ``Path=/``
-          (where Amplify's ``CookieStorage({domain})`` keeps it); all of those are deleted
-          except the canonical one. The header does not say which one it is (a Cookie header
-          carries names and values only), and a copy left in place would outlive this response
-          as a second copy of what is written now.
-        * Sent twice or more: something wrote it elsewhere; the host's own spelling is deleted
-          on every ancestor path too.
-
-        ``Domain=<host>`` off ``Path=/`` is left out of the single-copy case on purpose: it
-        needs a writer that sets a Domain but no Path, and on every ancestor path it would
-        double the lines of each routine refresh (a refresh on a 4-deep page would pass the
-        8 KiB response head nginx buffers by default and turn into a 502). Such a copy shows up
-        as a duplicate on the next request, which deletes it. Unconfigured parent domains are
-        never among the spellings (see :func:`domain_variants`).
+        Nothing when the name was not sent (no copy path- or domain-matches this request) or
+        cannot be carried by a Set-Cookie line. A name deleted outright (a stale spelling,
+        another user's family, a sign-out) gets every spelling on every path even when sent
+        once: nothing written under it will make a leftover copy show as a duplicate later.
+        Unconfigured parent domains are never among the spellings (see :func:`domain_variants`).
         """
-        copies = self._sent.get(name, 0)
-        if not copies or not is_cookie_name(name):
-            return  # not sent, or a name no Set-Cookie line can carry: nothing to reach
-        self._delete_at(name, self._all_variants() if copies > 1 else self._lone_variants())
+        if self._sent.get(name, 0) and is_cookie_name(name):
+            self._delete_at(name, self._all_variants())
 
     def _delete_at(self, name: str, variants: list[tuple[str, str | None]]) -> None:
         for path, domain in variants:

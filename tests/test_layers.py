@@ -6,13 +6,19 @@ packages on one layer stay independent of each other):
     _core  <  _config  <  _coordination  <  _providers  <  _manager  <  _adapters | _audit
         <  public modules (ssrauth, starlette, fastapi, wsgi, flask, django, cli, emulator, demo)
 
-- ``_core`` is pure (docs/architecture.md): besides itself it imports the standard library
-  without its I/O modules (sockets, TLS, HTTP, SQLite, subprocesses) and PyJWT, nothing else:
-  no httpx, redis, psycopg, cryptography, no web framework.
+- ``_core`` is pure (docs/architecture.md): besides itself it imports an allow-list of the
+  standard library (no I/O module: no sockets, TLS, HTTP, SQLite, files, subprocesses, event
+  loops) and PyJWT, nothing else: no httpx, redis, psycopg, cryptography, no web framework; and
+  it calls no ``open``.
 - The public adapters only translate: they reach the manager through ``ssrauth``'s own names,
-  ``ssrauth._manager`` and ``ssrauth._adapters`` (the pieces every adapter shares), never the
-  core, the configuration, the providers or the coordinators directly.
-- No module imports another module's private (``_x``) name.
+  the manager's public face (``ssrauth._manager.manager``, ``.request``) and
+  ``ssrauth._adapters`` (the pieces every adapter shares), never the core, the configuration,
+  the providers, the coordinators or the manager's flows directly; ``_adapters`` itself builds
+  on the core and the manager only.
+- No module imports another module's private (``_x``) name, or reaches one as an attribute of
+  a module it imported (``plan._x``).
+- No import is hidden from this reading: ``importlib.import_module`` and ``__import__`` are
+  refused.
 - No import cycle among ssrauth's modules.
 
 Every import counts, wherever it is written: at module level, inside a function, under
@@ -52,11 +58,23 @@ ADAPTERS = frozenset(
 )
 # Where an adapter may reach: the package's public names, the manager, what adapters share,
 # and each other (FastAPI builds on Starlette's adapter, Flask on the WSGI one).
-ADAPTER_REACH = (f"{PACKAGE}._manager", f"{PACKAGE}._adapters")
+ADAPTER_REACH = (f"{PACKAGE}._manager.manager", f"{PACKAGE}._manager.request",
+                 f"{PACKAGE}._adapters")
+# What the adapters' shared pieces build on.
+SHARED_ADAPTER_REACH = ("_adapters", "_core", "_manager")
 
-# The standard library modules that do I/O the pure core leaves to the edges.
-CORE_IO = ("sqlite3", "socket", "ssl", "http.client", "http.server", "urllib.request", "subprocess")
+# The standard library the pure core may use: computation, data and concurrency primitives.
+# Anything else (sockets, files, processes, event loops, HTTP, SQLite…) is I/O for the edges.
+CORE_STDLIB = frozenset({
+    "__future__", "abc", "base64", "binascii", "bisect", "collections", "contextlib",
+    "dataclasses", "datetime", "decimal", "enum", "functools", "hashlib", "heapq", "hmac",
+    "ipaddress", "itertools", "json", "logging", "math", "numbers", "operator", "re", "secrets",
+    "string", "struct", "threading", "time", "types", "typing", "unicodedata", "urllib.parse",
+    "uuid", "warnings", "weakref",
+})
 CORE_THIRD_PARTY = frozenset({"jwt"})
+# Calls that import out of sight of this reading.
+DYNAMIC_IMPORTS = frozenset({"import_module", "__import__"})
 
 
 @dataclass(frozen=True)
@@ -123,11 +141,11 @@ def within(target: str, prefix: str) -> bool:
 
 
 def core_may_import(target: str) -> bool:
-    """The pure core's outside world: the standard library minus its I/O, and PyJWT."""
-    if any(within(target, io) for io in CORE_IO):
-        return False
+    """The pure core's outside world: the allowed standard library, and PyJWT."""
     top = target.split(".")[0]
-    return top in sys.stdlib_module_names or top in CORE_THIRD_PARTY
+    if top == "urllib":
+        return within(target, "urllib.parse")
+    return top in CORE_STDLIB or top in CORE_THIRD_PARTY
 
 
 def layer_violations(edge: Import) -> Iterator[str]:
@@ -142,6 +160,8 @@ def layer_violations(edge: Import) -> Iterator[str]:
         yield f"{where}: {package} sits below {target_package}"
     elif target_rank == rank and target_package != package and package != PUBLIC:
         yield f"{where}: {package} and {target_package} are independent"
+    if package == "_adapters" and target_package not in SHARED_ADAPTER_REACH:
+        yield f"{where}: what the adapters share builds on the core and the manager only"
     if edge.importer in ADAPTERS and not (
         edge.target == PACKAGE
         or edge.target in ADAPTERS
@@ -149,7 +169,7 @@ def layer_violations(edge: Import) -> Iterator[str]:
     ):
         yield (
             f"{where}: adapters only translate; reach it through ssrauth's public names, "
-            "ssrauth._manager or ssrauth._adapters"
+            "the manager's public face (ssrauth._manager.manager, .request) or ssrauth._adapters"
         )
 
 
@@ -157,6 +177,35 @@ def private_name_violations(edge: Import) -> Iterator[str]:
     for name in edge.names:
         if name.startswith("_") and not name.startswith("__"):
             yield f"{edge.importer}:{edge.line} imports the private name {name} from {edge.target}"
+
+
+def code_violations(module: str, path: Path, known: Mapping[str, Path]) -> Iterator[str]:
+    """What the source does beyond its import statements: a private name reached as an
+    attribute of one of our modules (``plan._x``), an import made at run time
+    (``importlib.import_module``, ``__import__``), ``open`` in the pure core."""
+    tree = ast.parse(path.read_text(), str(path))
+    ours: set[str] = set()
+    for edge in imports_of(module, path, known):
+        if is_ours(edge.target) and not edge.names:
+            ours.add(edge.target.rsplit(".", 1)[-1])
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            ours.update(alias.asname or alias.name.split(".")[0] for alias in node.names
+                        if is_ours(alias.name))
+    core = layer_of(module)[0] == "_core"
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+                and node.value.id in ours and node.attr.startswith("_")
+                and not node.attr.startswith("__")):
+            yield f"{module}:{node.lineno} reaches the private name {node.attr} of {node.value.id}"
+        if isinstance(node, ast.Call):
+            called = node.func
+            name = (called.id if isinstance(called, ast.Name)
+                    else called.attr if isinstance(called, ast.Attribute) else "")
+            if name in DYNAMIC_IMPORTS:
+                yield f"{module}:{node.lineno} imports at run time ({name}): write an import"
+            elif core and name == "open" and isinstance(called, ast.Name):
+                yield f"{module}:{node.lineno} opens a file: the core is pure"
 
 
 def cycles(edges: Iterator[Import] | list[Import]) -> list[list[str]]:
@@ -209,6 +258,8 @@ def contract_violations(root: Path) -> list[str]:
         for edge in edges
         for problem in (*layer_violations(edge), *private_name_violations(edge))
     ]
+    problems += [problem for module, path in known.items()
+                 for problem in code_violations(module, path, known)]
     problems += [f"import cycle: {' ↔ '.join(cycle)}" for cycle in cycles(edges)]
     return problems
 
@@ -311,7 +362,8 @@ def test_an_adapter_reaching_below_the_manager_is_caught(tmp_path: Path, below: 
     )
     assert contract_violations(root) == [
         f"ssrauth.starlette:1 imports ssrauth.{below}: adapters only translate; reach it "
-        "through ssrauth's public names, ssrauth._manager or ssrauth._adapters"
+        "through ssrauth's public names, the manager's public face (ssrauth._manager.manager, "
+        ".request) or ssrauth._adapters"
     ]
 
 
@@ -366,6 +418,49 @@ BROKEN_TREES = {
             "_core/rules.py": "def check() -> None:\n    from .tokens import TokenSet\n",
         },
         "import cycle: ssrauth._core.rules ↔ ssrauth._core.tokens",
+    ),
+    "the core opens an event loop": (
+        {"_core/session.py": "import asyncio\n"},
+        "ssrauth._core.session:1 imports asyncio: the core is pure "
+        "(standard library without I/O, and PyJWT only)",
+    ),
+    "the core imports a mail client": (
+        {"_core/session.py": "import smtplib\n"},
+        "ssrauth._core.session:1 imports smtplib: the core is pure "
+        "(standard library without I/O, and PyJWT only)",
+    ),
+    "the core reaches urllib.request through urllib": (
+        {"_core/session.py": "import urllib\n"},
+        "ssrauth._core.session:1 imports urllib: the core is pure "
+        "(standard library without I/O, and PyJWT only)",
+    ),
+    "the core opens a file": (
+        {"_core/session.py": "def read() -> str:\n    return open('x').read()\n"},
+        "ssrauth._core.session:2 opens a file: the core is pure",
+    ),
+    "an import made at run time": (
+        {"_core/session.py": "def load() -> object:\n    return __import__('httpx')\n"},
+        "ssrauth._core.session:2 imports at run time (__import__): write an import",
+    ),
+    "importlib.import_module": (
+        {"_manager/flows.py": "import importlib\nREDIS = importlib.import_module('redis')\n"},
+        "ssrauth._manager.flows:2 imports at run time (import_module): write an import",
+    ),
+    "a private name reached as an attribute": (
+        {"_core/session.py": "from . import plan\nX = plan._ancestors\n", "_core/plan.py": ""},
+        "ssrauth._core.session:2 reaches the private name _ancestors of plan",
+    ),
+    "shared adapter code reaches a provider": (
+        {"_adapters/respond.py": "from .._providers.http import HttpClients\n",
+         "_providers/http.py": ""},
+        "ssrauth._adapters.respond:1 imports ssrauth._providers.http: what the adapters share "
+        "builds on the core and the manager only",
+    ),
+    "an adapter reaches the manager's flows": (
+        {"starlette.py": "from ._manager.flows import Flows\n", "_manager/flows.py": ""},
+        "ssrauth.starlette:1 imports ssrauth._manager.flows: adapters only translate; reach it "
+        "through ssrauth's public names, the manager's public face (ssrauth._manager.manager, "
+        ".request) or ssrauth._adapters",
     ),
 }
 

@@ -22,7 +22,7 @@ from django.http import HttpRequest, HttpResponseBase, JsonResponse
 from django.utils.module_loading import import_string
 
 from . import Session
-from ._adapters.environ import cookie_header, host, url_path
+from ._adapters.environ import cookie_header, environ_path, host, url_path
 from ._adapters.respond import aadded_headers, added_headers, refusal
 from ._manager.manager import RequestAuth, SessionManager
 
@@ -130,10 +130,25 @@ def require_user(view: View) -> View:
 
 
 def _request_parts(request: HttpRequest) -> tuple[str, str, str]:
-    """Cookie header, path (``request.path`` includes the script prefix), host. Under both
-    handlers ``request.META`` is CGI-shaped, repeated Cookie headers joined with ``,``."""
+    """Cookie header, path (``request.path`` includes the script prefix), host.
+
+    Under Django's ASGI handler the request keeps its ASGI scope: the Cookie lines are read
+    from it and joined with ``"; "`` (RFC 9113 §8.2.3), since ``request.META`` joins repeated
+    headers with ``,``, which ssrauth reads as part of a value (``_core.cookies.cookie_pieces``);
+    the path is the scope's ``raw_path`` as the browser sent it.
+    """
     meta = request.META
-    return cookie_header(meta), url_path(request.path.encode("utf-8")), host(meta)
+    scope = getattr(request, "scope", None)
+    if not isinstance(scope, dict) or "headers" not in scope:
+        # WSGI: META is the environ, its path the raw bytes as latin-1 (request.path would be
+        # decoded, and broken UTF-8 re-escaped by Django, then escaped again by url_path).
+        return cookie_header(meta), environ_path(meta), host(meta)
+    header = "; ".join(value.decode("latin-1") for name, value in scope["headers"]
+                       if name == b"cookie")
+    raw_path = scope.get("raw_path")
+    path = (raw_path.decode("latin-1") if isinstance(raw_path, bytes) and raw_path
+            else url_path(request.path.encode("utf-8")))
+    return header, path, host(meta)
 
 
 class _SetCookieLine(Morsel[str]):

@@ -17,7 +17,7 @@ from types import TracebackType
 from typing import Any
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
-from ._adapters.environ import cookie_header, host, url_path
+from ._adapters.environ import cookie_header, environ_path, host
 from ._adapters.respond import merged_headers
 from ._manager.manager import RequestAuth, SessionManager
 
@@ -62,9 +62,4 @@ def get_auth(environ: Mapping[str, Any]) -> RequestAuth:
 def request_parts(environ: Mapping[str, Any]) -> tuple[str, str, str]:
     """Cookie header, path, host. The path is the one the browser sees: ``SCRIPT_NAME`` (where
     the app is mounted) and ``PATH_INFO``, both latin-1 text for the raw bytes (PEP 3333)."""
-    path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
-    try:
-        raw = path.encode("latin-1")
-    except UnicodeEncodeError:
-        raw = path.encode("utf-8")  # a server that decoded UTF-8, against PEP 3333 (httpx's)
-    return cookie_header(environ), url_path(raw), host(environ)
+    return cookie_header(environ), environ_path(environ), host(environ)

@@ -96,3 +96,30 @@ async def test_a_refresh_only_provider_refreshes_and_signs_out_but_never_signs_i
     assert (await browser.post("/signout", params={"everywhere": "true"})).status_code == 200
     assert auth_cookies(browser.jar, config.client_id) == []
     assert (await browser.get("/api/me")).status_code == 401
+
+
+class RevokeRaises(RefreshOnly):
+    """A provider of the app's own with a bug: its revocation raises something unexpected."""
+
+    def revoke(self, refresh_token: str) -> bool:
+        raise RuntimeError("bug in the app's provider")
+
+    async def arevoke(self, refresh_token: str) -> bool:
+        raise RuntimeError("bug in the app's provider")
+
+
+async def test_a_provider_whose_revoke_raises_still_signs_the_user_out(
+    emulator: CognitoEmulator, clock: ManualClock
+) -> None:
+    """Sign-out never fails for the user: the tombstone is written first, the cookies go, and
+    the provider's bug is logged, never a 500 (docs/extending.md, "A provider")."""
+    config = emulator.config()
+    manager = SessionManager(config, clock=clock, provider=RevokeRaises(config))
+    browser = Browser(build_app(manager))
+    sign_in_elsewhere(browser.jar, SessionManager(config, clock=clock), "alice")
+    kept = browser.cookie_header("/")
+
+    assert (await browser.post("/signout")).status_code == 200
+    assert auth_cookies(browser.jar, config.client_id) == []
+    clock.advance(3600)  # a copy of the old cookies cannot refresh its way back
+    assert (await browser.get("/api/me", cookie_header=kept)).status_code == 401

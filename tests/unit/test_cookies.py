@@ -24,8 +24,18 @@ from ssrauth._core.cookies import (
     render_set_cookie,
 )
 from ssrauth._core.jar import auth_pieces
+from ssrauth._core.plan import RequestTarget
 from tests.cookie_header_cases import COOKIE_HEADER_CASES
-from tests.unit.factory import KEYS, SIGN_IN_DETAILS, UNICODE
+from tests.unit.factory import (
+    HOST,
+    KEYS,
+    NOW,
+    SIGN_IN_DETAILS,
+    UNICODE,
+    amplify_cookies,
+    jwks,
+    rules,
+)
 
 PROPERTY = settings(max_examples=200, deadline=None)
 
@@ -69,8 +79,8 @@ def test_parser_returns_request_cookies() -> None:
 def test_parser_reads_the_cookie_header_cases(header: str, expected: list[tuple[str, str]]
                                               ) -> None:
     lau = KEYS.last_auth_user_name
-    assert pairs(header.replace("{lau}", lau)) == [(n.replace("{lau}", lau), v)
-                                                   for n, v in expected]
+    assert pairs(header.replace("{lau}", lau)) == [
+        (n.replace("{lau}", lau), v.replace("{lau}", lau)) for n, v in expected]
 
 
 def test_the_exported_parser_is_the_core_parser() -> None:
@@ -79,9 +89,11 @@ def test_the_exported_parser_is_the_core_parser() -> None:
 
 def test_the_decision_reads_the_pieces_the_parser_reads() -> None:
     # The decision memo keys on raw pieces; they must be cut exactly as the parser cuts them.
-    header = f"a=1,{KEYS.last_auth_user_name}=alice; b=2"
-    assert auth_pieces(header, KEYS.prefix) == (f"{KEYS.last_auth_user_name}=alice",)
-    assert cookie_pieces(header) == ["a=1", f"{KEYS.last_auth_user_name}=alice", " b=2"]
+    header = f"a=1,{KEYS.last_auth_user_name}=alice; b=2; {KEYS.last_auth_user_name}=bob"
+    assert auth_pieces(header, KEYS.prefix) == (f"a=1,{KEYS.last_auth_user_name}=alice",
+                                                f" {KEYS.last_auth_user_name}=bob")
+    assert cookie_pieces(header) == [f"a=1,{KEYS.last_auth_user_name}=alice", " b=2",
+                                     f" {KEYS.last_auth_user_name}=bob"]
 
 
 def test_raw_json_sign_in_details_keep_their_commas_when_sent_twice() -> None:
@@ -136,13 +148,25 @@ def test_rendered_pairs_round_trip_through_the_parser(
 @PROPERTY
 @given(st.lists(st.lists(st.tuples(_TOKEN, _VALUE), min_size=1, max_size=4),
                 min_size=1, max_size=4))
-def test_cookie_lines_joined_with_a_comma_keep_every_pair(
+def test_a_comma_never_makes_a_cookie_that_was_not_sent(
     lines: list[list[tuple[str, str]]]
 ) -> None:
-    # werkzeug, gunicorn, wsgiref and Django's ASGI handler join two Cookie lines with ",";
-    # RFC 6265 §4.1.1 cookie-octets hold no "," so every join is seen.
+    # werkzeug, gunicorn and wsgiref join two Cookie lines with ","; read as a separator, a
+    # comma inside a value (search="q,<prefix>.LastAuthUser=mallory") would plant cookies. The
+    # pair at a join keeps the comma in its value; every other pair is read as sent.
     header = ",".join("; ".join(f"{n}={v}" for n, v in line) for line in lines)
-    assert pairs(header) == [pair for line in lines for pair in line]
+    read = pairs(header)
+    assert len(read) == sum(len(line) for line in lines) - (len(lines) - 1)
+    assert {name for name, _ in read} <= {name for line in lines for name, _ in line}
+
+
+def test_a_value_carrying_a_whole_family_signs_nobody_in() -> None:
+    """The review's login-CSRF case: an app that reflects user input into a cookie."""
+    family = ",".join(f"{name}={value}" for name, value in amplify_cookies("mallory"))
+    for header in (f'theme=dark; search="q,{family}"', f"theme=dark; search=q,{family}"):
+        assert [name for name, _ in pairs(header)] == ["theme", "search"]
+        decision = rules().decide(header, RequestTarget("/", HOST), jwks(), NOW)
+        assert decision.session is None
 
 
 # -- js-cookie encoding --------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
-__all__ = ["cookie_header", "host", "url_path"]
+__all__ = ["cookie_header", "environ_path", "host", "url_path"]
 
 #: What a browser leaves unescaped in a URL path besides letters, digits and ``-._~``; it escapes
 #: space, ``" # % < > ? ` { }``, controls and non-ASCII bytes.
@@ -23,6 +23,17 @@ def cookie_header(environ: Mapping[str, Any]) -> str:
     (:func:`~ssrauth._core.cookies.cookie_pieces`) tells such a join from a comma in a value.
     """
     return str(environ.get("HTTP_COOKIE", ""))
+
+
+def environ_path(environ: Mapping[str, Any]) -> str:
+    """The path the browser sent, from ``SCRIPT_NAME`` (where the app is mounted) and
+    ``PATH_INFO``, both latin-1 text for the raw bytes (PEP 3333), escaped back as sent."""
+    path = str(environ.get("SCRIPT_NAME", "")) + str(environ.get("PATH_INFO", ""))
+    try:
+        raw = path.encode("latin-1")
+    except UnicodeEncodeError:
+        raw = path.encode("utf-8")  # a server that decoded UTF-8, against PEP 3333 (httpx's)
+    return url_path(raw)
 
 
 def host(environ: Mapping[str, Any]) -> str:

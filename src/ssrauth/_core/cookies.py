@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import quote, unquote
 
+from .errors import ConfigError
+
 __all__ = [
     "COOKIE_SIZE_LIMIT",
     "CookiePolicy",
@@ -118,32 +120,21 @@ def parse_cookie_header(header: str) -> list[RequestCookie]:
 
 #: A ``,`` followed by the start of another pair: a cookie name (no space, DQUOTE, separator or
 #: control inside it) and its ``=``.
-_JOIN = re.compile(r',(?=[ \t]*[^\x00-\x20",;=\x7f]+=)')
-
-
 def cookie_pieces(header: str) -> list[str]:
     """The raw ``name=value`` pieces of a Cookie header, in order, whitespace and all.
 
-    ``;`` ends a pair (RFC 6265 §5.4). A ``,`` does too, but only where the next pair starts
-    right after it (``a=1,b=2``): that is how CGI-style servers join two Cookie header lines
-    (werkzeug, gunicorn, wsgiref and Django's ASGI handler join repeated headers with a bare
-    ``,``, RFC 9110 §5.3), and reading it so keeps the pairs of both lines. Every other ``,``
-    belongs to a value and stays there. Raw JSON keeps its commas (adapter-nextjs writes
-    signInDetails unencoded, ``{"loginId":"alice","authFlowType":"USER_SRP_AUTH"}``: a DQUOTE
-    follows each comma, and no name holds one), and js-cookie escapes ``,`` in every value it
-    writes. What this cannot tell apart is a value that itself holds ``,name=`` (never a token,
-    a js-cookie value or Amplify's JSON keys); such a value is read as two pairs, by every
-    adapter alike.
+    Only ``;`` ends a pair (RFC 6265 §5.4); a ``,`` always belongs to the value it is in. Raw
+    JSON keeps its commas (adapter-nextjs writes signInDetails unencoded,
+    ``{"loginId":"alice","authFlowType":"USER_SRP_AUTH"}``), and no value can smuggle in a
+    cookie: read as a pair separator, ``search="q,<prefix>.LastAuthUser=mallory,..."`` (any
+    value an app reflects from user input) would plant a whole auth family and sign the request
+    in as someone else. The price is paid by a client that sends two Cookie header lines to a
+    server that joins them with ``,`` (werkzeug, gunicorn, wsgiref; RFC 9110 §5.3): browsers
+    send one line over HTTP/1.1, and over HTTP/2 the ASGI adapters read the lines themselves
+    and join them with ``"; "`` (RFC 9113 §8.2.3). The pair at such a join is read with the
+    comma in its value: never a cookie that was not sent.
     """
-    if "," not in header:  # the common case, at C speed
-        return header.split(";")
-    pieces: list[str] = []
-    for piece in header.split(";"):
-        if "," in piece:
-            pieces.extend(_JOIN.split(piece))
-        else:
-            pieces.append(piece)
-    return pieces
+    return header.split(";")
 
 
 def pair_name(piece: str) -> tuple[str, int] | None:
@@ -211,12 +202,12 @@ class CookiePolicy:
 
     def __post_init__(self) -> None:
         if not self.path.startswith("/"):
-            raise ValueError(f"cookie path must start with '/', got {self.path!r}")
+            raise ConfigError(f"cookie path must start with '/', got {self.path!r}")
         if not is_cookie_path(self.path):
-            raise ValueError(f"cookie path {self.path!r} is not a valid Path attribute "
+            raise ConfigError(f"cookie path {self.path!r} is not a valid Path attribute "
                              "(printable US-ASCII without ';', at most 1024 bytes)")
         if self.same_site == "none" and not self.secure:
-            raise ValueError("SameSite=None requires Secure (browsers reject it otherwise)")
+            raise ConfigError("SameSite=None requires Secure (browsers reject it otherwise)")
         if self.domain is not None:
             object.__setattr__(self, "domain", _configured_domain(self.domain))
         object.__setattr__(
@@ -243,7 +234,7 @@ def _configured_domain(domain: str) -> str:
     it holds (``;``, a line break) into every Set-Cookie line, so it fails at start-up."""
     normalised = _normalise_domain(domain)
     if not is_domain_name(normalised):
-        raise ValueError(f"cookie domain {domain!r} is not a DNS host name")
+        raise ConfigError(f"cookie domain {domain!r} is not a DNS host name")
     return normalised
 
 

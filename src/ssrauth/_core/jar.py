@@ -42,17 +42,27 @@ class CookieFamily:
     by_field: dict[tuple[str | None, str], list[AuthCookie]] = field(
         init=False, repr=False, compare=False, hash=False
     )
+    #: Each copy's position among our copies, per (username, field): ``entries`` would scan
+    #: every copy for every user otherwise, quadratic in the users a jar names (the audit reads
+    #: headers of any size).
+    positions: dict[tuple[str | None, str], list[int]] = field(
+        init=False, repr=False, compare=False, hash=False
+    )
 
     def __post_init__(self) -> None:
         index: dict[tuple[str | None, str], list[AuthCookie]] = {}
-        for c in self.copies:
+        where: dict[tuple[str | None, str], list[int]] = {}
+        for position, c in enumerate(self.copies):
             key = (c.username, c.field)
             group = index.get(key)
             if group is None:
                 index[key] = [c]
+                where[key] = [position]
             else:
                 group.append(c)
+                where[key].append(position)
         object.__setattr__(self, "by_field", index)
+        object.__setattr__(self, "positions", where)
 
     @property
     def is_empty(self) -> bool:
@@ -68,8 +78,9 @@ class CookieFamily:
 
     def entries(self, username: str | None, field: str) -> list[tuple[int, str]]:
         """(position among our copies, value) of every copy of one field, header order."""
-        return [(i, c.value) for i, c in enumerate(self.copies)
-                if c.username == username and c.field == field]
+        key = (username, field)
+        return [(i, c.value) for i, c in zip(self.positions.get(key, ()),
+                                             self.by_field.get(key, ()), strict=True)]
 
     def values(self, username: str | None, field: str) -> list[str]:
         """Every copy's value of one field, header order, repeats kept (order carries meaning)."""

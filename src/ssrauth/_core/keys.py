@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from urllib.parse import unquote
 
 from .cookies import encode_name
+from .errors import ConfigError
 from .memo import Memo
 
 __all__ = [
@@ -82,9 +83,9 @@ class AmplifyKeys:
         session_fields: tuple[str, ...] = SESSION_FIELDS,
     ) -> None:
         if not client_id or "." in client_id:
-            raise ValueError(f"not a Cognito app client id: {client_id!r}")
+            raise ConfigError(f"not a Cognito app client id: {client_id!r}")
         if not prefix or "." in prefix or encode_name(prefix) != prefix:
-            raise ValueError(f"cookie prefix {prefix!r} must be a plain name without dots")
+            raise ConfigError(f"cookie prefix {prefix!r} must be a plain name without dots")
         self.client_id = client_id
         #: ``<prefix>.<client id>.``: every name of ours starts with it.
         self.prefix = f"{prefix}.{client_id}."

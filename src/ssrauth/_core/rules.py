@@ -230,7 +230,8 @@ class CognitoRules:
 
     def required(self, use: TokenUse) -> tuple[str, ...]:
         # Access tokens carry no aud (Cognito docs): the app client is in client_id instead.
-        return ("token_use", "aud") if use == "id" else ("token_use",)
+        # Both always carry sub (the user), which pairs an access token with its id token.
+        return ("token_use", "sub", "aud") if use == "id" else ("token_use", "sub")
 
     def check(self, claims: Mapping[str, Any], use: TokenUse) -> None:
         if claims.get("token_use") != use:

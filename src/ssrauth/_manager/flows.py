@@ -301,12 +301,18 @@ class Flows:
                 # The tombstone is already in place and the cookies go regardless; the
                 # provider-side revocation is best effort.
                 logger.warning("ssrauth: revoking the refresh token failed: %s", error)
+            except Exception:
+                # A provider of the app's own that raises something else has a bug; the user
+                # still signs out (docs/extending.md: anything else is logged, never a 500).
+                logger.exception("ssrauth: the provider's revoke raised; signing out anyway")
         session = outcome.session
         if everywhere and session is not None:
             try:
                 yield from ask(GlobalSignOut(session.access_token.raw))
             except ProviderError as error:
                 logger.warning("ssrauth: global sign-out failed: %s", error)
+            except Exception:
+                logger.exception("ssrauth: the provider's global sign-out raised; signing out")
         self.events.emit(Event.SIGNED_OUT)
         return self.rules.clear(decision, "signed out")
 

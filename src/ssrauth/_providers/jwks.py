@@ -14,7 +14,7 @@ from .._config.cognito import CognitoConfig
 from .._config.oidc import OidcConfig
 from .._coordination.singleflight import SingleFlight
 from .._core.clock import Clock
-from .._core.errors import ProviderUnavailable
+from .._core.errors import ConfigError, ProviderUnavailable
 from .._core.scheme import CookieScheme
 from .._core.tokens import JwkSet
 from .._core.verify import TokenVerifier
@@ -151,7 +151,7 @@ def verification(
     them; no fetch happens here."""
     location: str | JwksLocator | None = config.jwks_url or discovery
     if location is None:
-        raise ValueError("an OpenID Connect config without jwks_url needs its provider")
+        raise ConfigError("an OpenID Connect config without jwks_url needs its provider")
     source = JwksSource(location, clock=clock, timeout=config.timeout, on_fetched=on_fetched,
                         accepted=scheme.rules.algorithms)
     verifier = TokenVerifier(issuer=config.issuer, client_id=config.client_id,

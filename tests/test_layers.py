@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import ast
 import shutil
-import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path

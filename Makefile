@@ -22,7 +22,7 @@ demo: $(VENV)/.demo-installed
 
 lint: $(VENV)/.test-installed
 	$(BIN)/ruff check src tests bench
-	$(BIN)/mypy src
+	$(BIN)/mypy src bench
 
 # The browser tests drive Debian's Chromium (never `playwright install`: it downloads a browser
 # build and fails here); apt installs it when missing.

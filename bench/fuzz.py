@@ -388,11 +388,11 @@ class Wsgi:
 def _adapter(name: str) -> Callable[[Request], None]:
     manager = _manager()
     if name == "asgi":
-        from tests.integration.conftest import build_app
+        from tests.integration.rig.apps import build_app
 
         return Asgi(build_app(manager))
     if name == "flask":
-        from tests.integration.test_wsgi_flask import build_flask_app
+        from tests.integration.rig.flask_app import build_flask_app
 
         return Wsgi(build_flask_app(manager))
     from tests.integration import django_site
@@ -512,7 +512,7 @@ def _budgets(budget: str, targets: Iterable[str]) -> Iterator[tuple[str, int]]:
 
 def _engines() -> list[str]:
     try:
-        import atheris  # type: ignore[import-not-found]  # noqa: F401
+        import atheris  # noqa: F401
     except ImportError:
         return ["hypothesis"]
     return ["atheris", "hypothesis"]

@@ -1,9 +1,14 @@
 """A provider of one's own (docs/extending.md, "A provider"): the manager asks it only for what
-it offers. Here a refresh-only provider, for an app whose users sign in with Amplify JS in the
-page: it reaches the real Cognito API (moto) through CognitoProvider's refresh and revocation,
-and offers no sign-in and no global sign-out."""
+it offers. The page's refresh-only provider, for an app whose users sign in with Amplify JS in
+the page, run as written: it reaches the real Cognito API (moto) through CognitoProvider's
+refresh and revocation, and offers no sign-in and no global sign-out."""
 
 from __future__ import annotations
+
+import asyncio
+import json
+import types
+from pathlib import Path
 
 import pytest
 
@@ -20,6 +25,7 @@ from ssrauth import (
 )
 from ssrauth.emulator import CognitoEmulator
 from tests.accounts import PASSWORD
+from tests.doc_examples import extending_doc_blocks, extending_doc_module
 from tests.integration.rig.apps import build_app
 from tests.integration.rig.browsers import Browser
 from tests.integration.rig.cookies import auth_cookies, value_of
@@ -27,35 +33,12 @@ from tests.integration.rig.seeds import sign_in_elsewhere
 
 pytestmark = pytest.mark.anyio
 
+HOUR = 3600.0
 
-class RefreshOnly:
-    """Refreshes and revokes; every capability absent."""
 
-    password_sign_in = None
-    redirect_sign_in = None
-    sign_out_everywhere = None
-    jwks_locator = None
-
-    def __init__(self, config: CognitoConfig) -> None:
-        self.cognito = CognitoProvider(config)
-        self.refreshes = 0
-
-    def refresh(self, refresh_token: str, username: str | None) -> TokenSet:
-        self.refreshes += 1
-        return self.cognito.refresh(refresh_token, username)
-
-    async def arefresh(self, refresh_token: str, username: str | None) -> TokenSet:
-        self.refreshes += 1
-        return await self.cognito.arefresh(refresh_token, username)
-
-    def revoke(self, refresh_token: str) -> bool:
-        return self.cognito.revoke(refresh_token)
-
-    async def arevoke(self, refresh_token: str) -> bool:
-        return await self.cognito.arevoke(refresh_token)
-
-    def end_session_url(self, id_token: str | None) -> str | None:
-        return None
+def documented_provider() -> types.ModuleType:
+    """docs/extending.md's ``CountingRefresher``, the class exactly as the page shows it."""
+    return extending_doc_module(extending_doc_blocks("## A provider")[:1])
 
 
 def test_the_shipped_providers_say_what_they_offer(emulator: CognitoEmulator) -> None:
@@ -77,7 +60,7 @@ async def test_a_refresh_only_provider_refreshes_and_signs_out_but_never_signs_i
     emulator: CognitoEmulator, clock: ManualClock
 ) -> None:
     config = emulator.config()
-    provider = RefreshOnly(config)
+    provider = documented_provider().CountingRefresher(config)
     manager = SessionManager(config, clock=clock, provider=provider)
     browser = Browser(build_app(manager))
     sign_in_elsewhere(browser.jar, SessionManager(config, clock=clock), "alice")
@@ -98,8 +81,69 @@ async def test_a_refresh_only_provider_refreshes_and_signs_out_but_never_signs_i
     assert (await browser.get("/api/me")).status_code == 401
 
 
-class RevokeRaises(RefreshOnly):
+async def test_the_documented_provider_refreshes_once_for_requests_arriving_together(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both blocks of the page as a user runs them: the configuration from the environment (an
+    amplify_outputs.json for the emulator's pool, SSRAUTH_ENDPOINT_URL at the emulator) and the
+    manager on the real clock. The emulator mints the session's tokens two hours in the past,
+    then comes back to now: they expired an hour ago, as a session left overnight does."""
+    clock = ManualClock(-2 * HOUR)
+    with CognitoEmulator(clock) as emulator:
+        emulator.create_user("alice", PASSWORD)
+        outputs = tmp_path / "amplify_outputs.json"
+        outputs.write_text(json.dumps({"version": "1.3", "auth": {
+            "aws_region": emulator.region,
+            "user_pool_id": emulator.user_pool_id,
+            "user_pool_client_id": emulator.client_id,
+        }}))
+        monkeypatch.setenv("SSRAUTH_AMPLIFY_OUTPUTS", str(outputs))
+        monkeypatch.setenv("SSRAUTH_ENDPOINT_URL", emulator.url)
+        monkeypatch.delenv("SSRAUTH_COORDINATOR", raising=False)
+        page = extending_doc_module(extending_doc_blocks("## A provider"))
+
+        with page.manager as manager:
+            assert isinstance(manager.provider, page.CountingRefresher)
+            browser = Browser(build_app(manager))
+            with SessionManager(emulator.config(), clock=clock) as elsewhere:
+                sign_in_elsewhere(browser.jar, elsewhere, "alice")
+            clock.advance(2 * HOUR)
+            emulator.reset_calls()
+
+            responses = await asyncio.gather(*(browser.get("/api/me") for _ in range(5)))
+
+            assert [r.json()["username"] for r in responses] == ["alice"] * 5
+            assert manager.provider.refreshes == 1
+            assert emulator.refresh_calls() == 1
+            assert (await browser.get("/api/me")).json()["username"] == "alice"
+            assert manager.provider.refreshes == 1
+
+
+class RevokeRaises:
     """A provider of the app's own with a bug: its revocation raises something unexpected."""
+
+    password_sign_in = None
+    redirect_sign_in = None
+    sign_out_everywhere = None
+    jwks_locator = None
+
+    def __init__(self, config: CognitoConfig) -> None:
+        self.cognito = CognitoProvider(config)
+
+    def refresh(self, refresh_token: str, username: str | None) -> TokenSet:
+        return self.cognito.refresh(refresh_token, username)
+
+    async def arefresh(self, refresh_token: str, username: str | None) -> TokenSet:
+        return await self.cognito.arefresh(refresh_token, username)
+
+    def end_session_url(self, id_token: str | None) -> str | None:
+        return None
+
+    def close(self) -> None:
+        self.cognito.close()
+
+    async def aclose(self) -> None:
+        await self.cognito.aclose()
 
     def revoke(self, refresh_token: str) -> bool:
         raise RuntimeError("bug in the app's provider")

@@ -7,10 +7,8 @@ Redis is never skipped: if it does not answer, the test fails and says how to st
 from __future__ import annotations
 
 import os
-import re
 import types
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,26 +16,16 @@ import redis
 
 from ssrauth import Clock, RedisCoordinator, SqliteCoordinator
 from ssrauth._coordination.shared import SharedCoordinator
+from tests.doc_examples import extending_doc_blocks, extending_doc_module
 
 REDIS_URL = os.environ.get("SSRAUTH_TEST_REDIS", "redis://127.0.0.1:6379/0")
 STORES = ("sqlite", "redis")
-EXTENDING_DOC = Path(__file__).resolve().parents[3] / "docs" / "extending.md"
-
-
-def extending_doc_blocks(section: str = "## A store") -> list[str]:
-    """The Python examples of one section of docs/extending.md, as written."""
-    text = EXTENDING_DOC.read_text(encoding="utf-8")
-    start = text.index(section)
-    end = text.find("\n## ", start + len(section))
-    return re.findall(r"```python\n(.*?)```", text[start:end if end >= 0 else None], re.S)
 
 
 def documented_store() -> types.ModuleType:
     """docs/extending.md's store (``MemoryStore``) and its wiring (``manager_over``), run as one
     module exactly as the page shows them."""
-    module = types.ModuleType("extending_doc")
-    exec(compile("\n".join(extending_doc_blocks()), "docs/extending.md", "exec"), module.__dict__)
-    return module
+    return extending_doc_module(extending_doc_blocks("## A store"))
 
 
 @dataclass(frozen=True)

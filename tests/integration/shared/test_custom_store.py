@@ -22,8 +22,9 @@ from ssrauth import (
 )
 from ssrauth.emulator import CognitoEmulator
 from tests.accounts import HOST, PASSWORD
+from tests.doc_examples import extending_doc_blocks
 
-from .stores import documented_store, extending_doc_blocks
+from .stores import documented_store
 
 TOKEN = "refresh-token-of-alice"
 TOKENS = TokenSet("access", "id", "rotated-refresh")
@@ -32,7 +33,7 @@ PATIENCE = 10.0
 
 def test_the_documented_store_imports_nothing_private() -> None:
     imported: list[str] = []
-    for block in extending_doc_blocks():
+    for block in extending_doc_blocks("## A store"):
         for node in ast.walk(ast.parse(block)):
             if isinstance(node, ast.ImportFrom):
                 imported.append(node.module or "")

@@ -58,12 +58,19 @@ from ._core.errors import (
 )
 from ._core.events import Event, Events
 from ._core.keys import AmplifyKeys
-from ._core.session import Session
+from ._core.session import Decision, Outcome, Session
 from ._core.tokens import TokenSet, VerifiedToken
 from ._manager.manager import RequestAuth, SessionManager
 from ._providers.cognito import CognitoProvider
+from ._providers.jwks import JwksLocator
 from ._providers.oidc import OidcProvider
-from ._providers.provider import Provider, SignInResult
+from ._providers.provider import (
+    GlobalSignOut,
+    PasswordSignIn,
+    Provider,
+    RedirectSignIn,
+    SignInResult,
+)
 
 # The one place the version is written: pyproject.toml reads it from here (setuptools' dynamic
 # version, read from the source without importing it), so the package and its metadata agree.
@@ -79,20 +86,26 @@ __all__ = [
     "CognitoProvider",
     "ConfigError",
     "CookiePolicy",
+    "Decision",
     "Event",
     "Events",
+    "GlobalSignOut",
     "InvalidToken",
     "IsMarked",
+    "JwksLocator",
     "LocalCoordinator",
     "ManualClock",
     "Mark",
     "OidcConfig",
     "OidcProvider",
     "Op",
+    "Outcome",
+    "PasswordSignIn",
     "Provider",
     "ProviderError",
     "ProviderRejected",
     "ProviderUnavailable",
+    "RedirectSignIn",
     "RedisCoordinator",
     "RefreshCoordinator",
     "RefreshSource",

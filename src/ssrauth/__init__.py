@@ -34,6 +34,7 @@ from ._coordination.store import (
     Store,
 )
 from ._coordination.url import coordinator_from_url
+from ._core.backoff import Backoff
 from ._core.clock import Clock, ManualClock, SystemClock
 from ._core.cookies import (
     CookiePolicy,
@@ -44,9 +45,11 @@ from ._core.cookies import (
 )
 from ._core.errors import (
     ConfigError,
+    ExpiredToken,
     InvalidToken,
     ProviderError,
     ProviderRejected,
+    ProviderTimeout,
     ProviderUnavailable,
     SignedOut,
     SignInChallenge,
@@ -61,7 +64,9 @@ from ._core.keys import AmplifyKeys
 from ._core.session import Session
 from ._core.tokens import TokenSet, VerifiedToken
 from ._manager.manager import RequestAuth, SessionManager
+from ._providers.checker import TokenChecker
 from ._providers.cognito import CognitoProvider
+from ._providers.jwks import JwksSource, KeyFetcher, StaticKeys
 from ._providers.oidc import OidcProvider
 from ._providers.provider import Provider, SignInResult
 
@@ -72,6 +77,7 @@ __version__ = "0.1.0"
 __all__ = [
     "AmplifyKeys",
     "Answer",
+    "Backoff",
     "Claim",
     "Claimed",
     "Clock",
@@ -81,8 +87,11 @@ __all__ = [
     "CookiePolicy",
     "Event",
     "Events",
+    "ExpiredToken",
     "InvalidToken",
     "IsMarked",
+    "JwksSource",
+    "KeyFetcher",
     "LocalCoordinator",
     "ManualClock",
     "Mark",
@@ -92,6 +101,7 @@ __all__ = [
     "Provider",
     "ProviderError",
     "ProviderRejected",
+    "ProviderTimeout",
     "ProviderUnavailable",
     "RedisCoordinator",
     "RefreshCoordinator",
@@ -116,9 +126,11 @@ __all__ = [
     "SqliteCoordinator",
     "SqliteStore",
     "SsrAuthError",
+    "StaticKeys",
     "Store",
     "StoreUnavailable",
     "SystemClock",
+    "TokenChecker",
     "TokenSet",
     "UnknownSigningKey",
     "VerifiedToken",

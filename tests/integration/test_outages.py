@@ -60,6 +60,7 @@ async def test_outage_keeps_cookies_then_recovers(
         assert outage in flaky.answered  # the failure really went over the wire
 
     flaky.set_mode("up")
+    clock.advance(2)  # past the rest a timed-out token takes (2 s after one timeout)
     back = await browser.get("/api/me")
 
     assert back.status_code == 200

@@ -204,6 +204,11 @@ class JwksSource:
                 raise ValueError("an OpenID Connect config without jwks_url needs its provider")
             self._fetcher = _fetcher_of(location, timeout)
 
+    @property
+    def fetcher(self) -> KeyFetcher | None:
+        """Where the keys come from (None until given or attached)."""
+        return self._fetcher
+
     def subscribe(self, listener: Callable[[JwkSet], None]) -> None:
         """Call ``listener`` with each key set a fetch brings (the manager's ``jwks_fetched``
         event)."""

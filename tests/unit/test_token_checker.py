@@ -9,11 +9,14 @@ from ssrauth import (
     ExpiredToken,
     InvalidToken,
     JwksSource,
+    OidcConfig,
     ProviderUnavailable,
+    StaticKeys,
     TokenChecker,
     UnknownSigningKey,
 )
 from ssrauth._providers.jwks import DEFAULT_REFETCH_INTERVAL
+from tests.unit import oidc_factory as oidc
 from tests.unit.factory import (
     CLIENT_ID,
     NOW,
@@ -110,3 +113,17 @@ async def test_the_async_face_answers_the_same() -> None:
 
     assert checked.username == "bob"
     assert keys.fetches.count == 1
+
+
+def test_an_openid_connect_checker_verifies_id_tokens_by_their_own_algorithm() -> None:
+    document = {"keys": [oidc.jwk(oidc.RSA_KEY, "r1"), oidc.jwk(oidc.EC_KEY, "e1")]}
+    config = OidcConfig(issuer=oidc.ISSUER, client_id=oidc.CLIENT)
+    with TokenChecker(config, keys=JwksSource(StaticKeys(document)),
+                      clock=StoppedClock(oidc.NOW + 10)) as checker:
+        by_ec = checker.check(oidc.id_token(oidc.EC_KEY, "e1", "ES256"))
+        by_rsa = checker.check(oidc.id_token())
+
+        with pytest.raises(InvalidToken):
+            checker.check(oidc.id_token(aud="another-app"))
+
+    assert (by_ec.token_use, by_ec.claims["sub"], by_rsa.claims["sub"]) == ("id", "alice", "alice")

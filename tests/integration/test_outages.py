@@ -151,7 +151,7 @@ def test_the_blocking_face_rests_a_timed_out_token_too(
     answers = [flaky_manager.load(jar.cookie_header("/"), "/", HOST) for _ in range(3)]
 
     assert all(auth.session is None and auth.unavailable is not None for auth in answers)
-    assert [auth.unavailable.retry_after for auth in answers if auth.unavailable] == [2, 2, 2]
+    assert all(auth.unavailable.retry_after in (1, 2) for auth in answers if auth.unavailable)
     assert flaky.answered == ["up", "slow"]
 
 

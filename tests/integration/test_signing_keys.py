@@ -1,21 +1,24 @@
 """The pool's signing keys over real HTTP on loopback (``rig.keys.KeyServer``), through the ASGI
 middleware: a rotation is picked up within seconds, a flood of made-up key ids costs one fetch
-per interval, and a failed fetch at a cold start is retried after half a second, not a minute."""
+per interval, and a failed fetch at a cold start is retried after half a second, not a minute.
+The clock stands still between steps (no provider here is bound to a ``ManualClock``), so an
+interval is a clock step however slow the machine."""
 
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import Iterator
 
 import jwt
 import pytest
 
-from ssrauth import JwksSource, ManualClock, SessionManager
+from ssrauth import JwksSource, SessionManager
 from ssrauth._providers.jwks import DEFAULT_REFETCH_INTERVAL
 from tests.integration.rig.apps import build_app
 from tests.integration.rig.browsers import Browser
 from tests.integration.rig.keys import KeyServer, signed_in
-from tests.unit.factory import KEYS, Minter, pool_key
+from tests.unit.factory import KEYS, Minter, StoppedClock, pool_key
 
 pytestmark = pytest.mark.anyio
 
@@ -28,13 +31,18 @@ def key_server() -> Iterator[KeyServer]:
 
 
 @pytest.fixture
-def keyed_manager(key_server: KeyServer, clock: ManualClock) -> Iterator[SessionManager]:
+def clock() -> StoppedClock:
+    return StoppedClock(time.time())
+
+
+@pytest.fixture
+def keyed_manager(key_server: KeyServer, clock: StoppedClock) -> Iterator[SessionManager]:
     with SessionManager(key_server.config(), clock=clock) as manager:
         yield manager
 
 
 async def test_a_token_signed_with_a_rotated_key_authenticates_within_the_refetch_interval(
-    keyed_manager: SessionManager, key_server: KeyServer, clock: ManualClock
+    keyed_manager: SessionManager, key_server: KeyServer, clock: StoppedClock
 ) -> None:
     browser = Browser(build_app(keyed_manager))
     assert (await browser.get("/api/me", cookie_header=signed_in(pool_key(), clock))
@@ -56,7 +64,7 @@ async def test_a_token_signed_with_a_rotated_key_authenticates_within_the_refetc
 
 
 async def test_a_flood_of_random_key_ids_costs_at_most_one_fetch_per_interval(
-    keyed_manager: SessionManager, key_server: KeyServer, clock: ManualClock
+    keyed_manager: SessionManager, key_server: KeyServer, clock: StoppedClock
 ) -> None:
     browser = Browser(build_app(keyed_manager))
     await browser.get("/api/me", cookie_header=signed_in(pool_key(), clock))
@@ -76,7 +84,7 @@ async def test_a_flood_of_random_key_ids_costs_at_most_one_fetch_per_interval(
 
 
 async def test_a_failed_fetch_at_a_cold_start_is_retried_after_half_a_second(
-    keyed_manager: SessionManager, key_server: KeyServer, clock: ManualClock
+    keyed_manager: SessionManager, key_server: KeyServer, clock: StoppedClock
 ) -> None:
     browser = Browser(build_app(keyed_manager))
     header = signed_in(pool_key(), clock)
@@ -94,7 +102,7 @@ async def test_a_failed_fetch_at_a_cold_start_is_retried_after_half_a_second(
 
 
 async def test_a_tuned_source_keeps_its_own_interval(
-    key_server: KeyServer, clock: ManualClock
+    key_server: KeyServer, clock: StoppedClock
 ) -> None:
     source = JwksSource(refetch_interval=60.0)
     with SessionManager(key_server.config(), clock=clock, jwks=source) as manager:

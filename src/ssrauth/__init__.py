@@ -34,6 +34,7 @@ from ._coordination.store import (
     Store,
 )
 from ._coordination.url import coordinator_from_url
+from ._core.backoff import Backoff
 from ._core.clock import Clock, ManualClock, SystemClock
 from ._core.cookies import (
     CookiePolicy,
@@ -44,9 +45,11 @@ from ._core.cookies import (
 )
 from ._core.errors import (
     ConfigError,
+    ExpiredToken,
     InvalidToken,
     ProviderError,
     ProviderRejected,
+    ProviderTimeout,
     ProviderUnavailable,
     SignedOut,
     SignInChallenge,
@@ -61,8 +64,9 @@ from ._core.keys import AmplifyKeys
 from ._core.session import Decision, Outcome, Session
 from ._core.tokens import TokenSet, VerifiedToken
 from ._manager.manager import RequestAuth, SessionManager
+from ._providers.checker import TokenChecker
 from ._providers.cognito import CognitoProvider
-from ._providers.jwks import JwksLocator
+from ._providers.jwks import JwksLocator, JwksSource, KeyFetcher, StaticKeys
 from ._providers.oidc import OidcProvider
 from ._providers.provider import (
     GlobalSignOut,
@@ -79,6 +83,7 @@ __version__ = "0.1.0"
 __all__ = [
     "AmplifyKeys",
     "Answer",
+    "Backoff",
     "Claim",
     "Claimed",
     "Clock",
@@ -89,10 +94,13 @@ __all__ = [
     "Decision",
     "Event",
     "Events",
+    "ExpiredToken",
     "GlobalSignOut",
     "InvalidToken",
     "IsMarked",
     "JwksLocator",
+    "JwksSource",
+    "KeyFetcher",
     "LocalCoordinator",
     "ManualClock",
     "Mark",
@@ -104,6 +112,7 @@ __all__ = [
     "Provider",
     "ProviderError",
     "ProviderRejected",
+    "ProviderTimeout",
     "ProviderUnavailable",
     "RedirectSignIn",
     "RedisCoordinator",
@@ -129,9 +138,11 @@ __all__ = [
     "SqliteCoordinator",
     "SqliteStore",
     "SsrAuthError",
+    "StaticKeys",
     "Store",
     "StoreUnavailable",
     "SystemClock",
+    "TokenChecker",
     "TokenSet",
     "UnknownSigningKey",
     "VerifiedToken",

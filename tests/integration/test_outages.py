@@ -5,6 +5,7 @@ loopback."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from collections.abc import Iterator
 
@@ -12,11 +13,14 @@ import pytest
 
 from ssrauth import Event, ManualClock, SessionManager
 from ssrauth.emulator import CognitoEmulator
+from tests.accounts import HOST, PASSWORD
+from tests.browser_jar import BrowserJar
 from tests.integration.rig.apps import build_app
 from tests.integration.rig.browsers import Browser
 from tests.integration.rig.checks import assert_canonical, assert_served_through_an_outage
 from tests.integration.rig.cookies import cookie_name, jar_state, session_names, value_of
 from tests.integration.rig.outages import FlakyCognito, flaky_config
+from tests.integration.rig.waiting import wait_until
 
 pytestmark = pytest.mark.anyio
 
@@ -60,6 +64,7 @@ async def test_outage_keeps_cookies_then_recovers(
         assert outage in flaky.answered  # the failure really went over the wire
 
     flaky.set_mode("up")
+    clock.advance(2)  # past the rest a timed-out token takes (2 s after one timeout)
     back = await browser.get("/api/me")
 
     assert back.status_code == 200
@@ -92,6 +97,62 @@ async def test_outage_inside_the_refresh_margin_keeps_serving_the_user(
     assert "set-cookie" not in api.headers
     assert jar_state(browser.jar) == before
     assert flaky_manager.events.count(Event.PROVIDER_UNAVAILABLE) == 1
+
+
+async def test_a_provider_slower_than_the_timeout_is_called_once_per_token_until_a_backoff(
+    flaky_manager: SessionManager,
+    emulator: CognitoEmulator,
+    flaky: FlakyCognito,
+    clock: ManualClock,
+) -> None:
+    """A provider answering after our timeout (6 s against 5 s in production; 2.5 s against
+    1.5 s here) still makes the call we gave up on. The requests waiting for it, and those that
+    come within the backoff after it, get 503 + Retry-After without another call; cookies stay.
+    Before, every request after the timeout started a new call: two or three per token."""
+    browser = Browser(build_app(flaky_manager))
+    await browser.sign_in("alice")
+    clock.advance(3600)
+    before = jar_state(browser.jar)
+    flaky.delay = 2.5
+    flaky.set_mode("slow")
+
+    burst = await asyncio.gather(*(browser.get("/api/me") for _ in range(4)))
+    after = [await browser.get("/api/me") for _ in range(3)]
+    # moto has no GetTokensFromRefreshToken (a probe, then InitiateAuth): count what arrived.
+    await wait_until(lambda: emulator.calls["GetTokensFromRefreshToken"] == 1,
+                     "the slow call to reach moto")
+
+    assert [r.status_code for r in [*burst, *after]] == [503] * 7
+    assert all(int(r.headers["retry-after"]) in (1, 2) for r in [*burst, *after])
+    assert jar_state(browser.jar) == before
+    assert flaky.answered == ["up", "slow"]  # the sign-in, then one call for seven requests
+
+    flaky.set_mode("up")
+    clock.advance(2)  # the backoff after one timeout
+    back = await browser.get("/api/me")
+
+    assert back.status_code == 200
+    assert back.json()["username"] == "alice"
+    assert emulator.refresh_calls() == 1
+
+
+def test_the_blocking_face_rests_a_timed_out_token_too(
+    flaky_manager: SessionManager, flaky: FlakyCognito, clock: ManualClock
+) -> None:
+    """WSGI and Django threads: the same rest, through ``load``."""
+    signing_in = flaky_manager.load("", "/", HOST)
+    signing_in.sign_in("alice", PASSWORD)
+    jar = BrowserJar(HOST)
+    jar.apply(signing_in.set_cookie_headers())
+    clock.advance(3600)
+    flaky.delay = 2.5
+    flaky.set_mode("slow")
+
+    answers = [flaky_manager.load(jar.cookie_header("/"), "/", HOST) for _ in range(3)]
+
+    assert all(auth.session is None and auth.unavailable is not None for auth in answers)
+    assert all(auth.unavailable.retry_after in (1, 2) for auth in answers if auth.unavailable)
+    assert flaky.answered == ["up", "slow"]
 
 
 async def test_sign_in_during_an_outage_sets_nothing(

@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from hypothesis import strategies as st
 
+from ssrauth import CognitoConfig, ProviderUnavailable, StaticKeys
 from ssrauth._core.cookies import (
     CookiePolicy,
     SetCookie,
@@ -303,3 +304,48 @@ class CallCounter:
         with self._lock:
             self.count += 1
             return self.count
+
+
+# -- key sources -----------------------------------------------------------------------------------
+
+
+class CountingKeys(StaticKeys):
+    """A JWKS endpoint in memory (an injected :class:`~ssrauth.KeyFetcher`): serves the pool's
+    published keys, counts the fetches, and fails while ``down``."""
+
+    def __init__(self, *keys: PoolKey) -> None:
+        super().__init__({"keys": [key.public_jwk for key in keys or (pool_key(),)]})
+        self.fetches = CallCounter()
+        self.down = False
+
+    def publish(self, *keys: PoolKey) -> None:
+        """Rotate: the endpoint serves these keys from now on."""
+        self.document = {"keys": [key.public_jwk for key in keys]}
+
+    def fetch_document(self) -> Mapping[str, Any]:
+        self.fetches.increment()
+        if self.down:
+            raise ProviderUnavailable("JWKS fetch failed: the test's endpoint is down")
+        return self.document
+
+    async def afetch_document(self) -> Mapping[str, Any]:
+        return self.fetch_document()
+
+
+def cognito_config() -> CognitoConfig:
+    """The test pool's configuration (its JWKS URL is never fetched where keys are injected)."""
+    return CognitoConfig(user_pool_id=POOL_ID, client_id=CLIENT_ID)
+
+
+class StoppedClock:
+    """A :class:`~ssrauth.Clock` that moves only when told (``ManualClock`` keeps running with
+    the wall clock): intervals in the pure-edge tests are clock steps, exact to the step."""
+
+    def __init__(self, now: float = NOW) -> None:
+        self._now = now
+
+    def now(self) -> float:
+        return self._now
+
+    def advance(self, seconds: float) -> None:
+        self._now += seconds

@@ -24,7 +24,7 @@ def test_every_exported_error_is_an_ssrauth_error() -> None:
     errors = [getattr(ssrauth, name) for name in ssrauth.__all__
               if isinstance(getattr(ssrauth, name), type)
               and issubclass(getattr(ssrauth, name), Exception)]
-    assert len(errors) == 12
+    assert len(errors) == 14
     assert all(issubclass(error, SsrAuthError) for error in errors)
 
 

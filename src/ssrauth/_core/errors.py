@@ -5,10 +5,13 @@ answer or a store failure enters ssrauth::
     ├── ProviderError            the identity provider gave no tokens (.code: its error name)
     │   ├── ProviderRejected     a real "no" about the grant: the session ends, cookies deleted
     │   └── ProviderUnavailable  no answer to act on (network, 5xx, throttling): cookies kept
+    │       └── ProviderTimeout  no answer in time: the token rests a short backoff before
+    │                            the next call (the provider may still be working on it)
     ├── StoreUnavailable         the shared coordinator's store did not answer: coordinated in
     │                            this process meanwhile, and nobody is logged out for it
     ├── InvalidToken             a token we do not accept (.reason, safe to log)
-    │   └── UnknownSigningKey    signed with a kid we lack: refetch the keys once
+    │   ├── UnknownSigningKey    signed with a kid we lack: refetch the keys once
+    │   └── ExpiredToken         verified, but past its ``exp`` (``TokenChecker`` only)
     ├── SignedOut                the session was signed out (a tombstone): no refresh brings
     │                            it back, the request is cleared
     ├── SignInError              a sign-in cannot complete (callback state, provider error,
@@ -25,9 +28,11 @@ from __future__ import annotations
 
 __all__ = [
     "ConfigError",
+    "ExpiredToken",
     "InvalidToken",
     "ProviderError",
     "ProviderRejected",
+    "ProviderTimeout",
     "ProviderUnavailable",
     "SignInChallenge",
     "SignInError",
@@ -74,6 +79,16 @@ class ProviderUnavailable(ProviderError):
     retry_after: int = 5
 
 
+class ProviderTimeout(ProviderUnavailable):
+    """The provider did not answer within the configured timeout.
+
+    Unlike a refusal or a 5xx, the call may still be running at the provider (and may still
+    rotate the refresh token there), so calling again at once only piles work onto a slow
+    provider: the refresh token rests for a short backoff, during which its requests are
+    answered "unavailable" without a call (``retry_after`` says for how long).
+    """
+
+
 class StoreUnavailable(SsrAuthError):
     """The shared coordinator's store did not answer (down, locked past its timeout,
     unreadable).
@@ -99,6 +114,16 @@ class UnknownSigningKey(InvalidToken):
     def __init__(self, kid: str) -> None:
         super().__init__(f"unknown signing key id {kid!r}")
         self.kid = kid
+
+
+class ExpiredToken(InvalidToken):
+    """Signature and claims check out, but the token is past its ``exp`` (RFC 7519 §4.1.4:
+    "MUST NOT be accepted for processing" on or after it). Raised by ``TokenChecker``; the
+    session manager refreshes such a token instead."""
+
+    def __init__(self, exp: int) -> None:
+        super().__init__(f"token expired at {exp}")
+        self.exp = exp
 
 
 class SignedOut(SsrAuthError):

@@ -43,6 +43,9 @@ class Memo(Generic[K, V]):
             value = self.put(key, compute(key))
         return value
 
+    def pop(self, key: K) -> None:
+        self._entries.pop(key, None)
+
     def clear(self) -> None:
         self._entries.clear()
 

@@ -19,8 +19,9 @@ from .._config.oidc import OidcConfig
 from .._config.scheme import scheme_of
 from .._coordination.coordinator import Closeable, RefreshCoordinator, Refreshed
 from .._coordination.url import coordinator_from_env
+from .._core.backoff import Backoff, Cooldowns, retry_after
 from .._core.clock import Clock, SystemClock
-from .._core.errors import ConfigError, ProviderRejected
+from .._core.errors import ConfigError, ProviderRejected, ProviderTimeout, ProviderUnavailable
 from .._core.events import Event, Events
 from .._core.plan import RequestTarget
 from .._core.session import Decision, Outcome, Session, SessionRules
@@ -28,7 +29,7 @@ from .._core.signin_state import SignInState, StateCookie, state_cookie
 from .._core.steps import Handlers, adrive, drive
 from .._core.tokens import JwkSet, TokenSet, token_digest
 from .._providers.cognito import CognitoProvider
-from .._providers.jwks import verification
+from .._providers.jwks import JwksSource, verification
 from .._providers.oidc import OidcProvider
 from .._providers.provider import GlobalSignOut as EverywhereSignOut
 from .._providers.provider import PasswordSignIn, Provider, RedirectSignIn, SignInResult
@@ -37,6 +38,7 @@ from .flows import MAX_COOKIE_HEADER, MAX_PROVIDER_TOKENS, MAX_SIGN_OUT_TOKENS, 
 from .request import RequestAuth
 
 __all__ = [
+    "DEFAULT_PROVIDER_RETRY",
     "MAX_COOKIE_HEADER",
     "MAX_PROVIDER_TOKENS",
     "MAX_SIGN_OUT_TOKENS",
@@ -46,6 +48,13 @@ __all__ = [
 ]
 
 logger = logging.getLogger("ssrauth")
+
+#: How long a refresh token rests after its provider call timed out: 2 s, then 4 s, 8 s … up
+#: to 30 s while its calls keep timing out. A timed-out call may still be running at the
+#: provider (a 6 s answer against our 5 s timeout), so calling again at once piles a second
+#: and third call per token onto a provider that is already slow; meanwhile the token's
+#: requests get "unavailable" (503 + Retry-After where a user is required, cookies kept).
+DEFAULT_PROVIDER_RETRY = Backoff(first=2.0, cap=30.0)
 
 
 def default_provider(config: CognitoConfig | OidcConfig) -> Provider:
@@ -66,6 +75,8 @@ class SessionManager:
         coordinator: RefreshCoordinator | None = None,
         clock: Clock | None = None,
         events: Events | None = None,
+        jwks: JwksSource | None = None,
+        provider_retry: Backoff = DEFAULT_PROVIDER_RETRY,
     ) -> None:
         self.config = config
         self.clock: Clock = clock or SystemClock()
@@ -79,8 +90,13 @@ class SessionManager:
         self.state_cookie: StateCookie | None = (
             state_cookie(config.cookie_prefix, config.cookie_policy.secure)
             if isinstance(config, OidcConfig) else None)
+        #: ``jwks``: a source of your own (tuned intervals, injected keys, shared with a
+        #: ``TokenChecker``); what it was not given comes from ``config``.
         verifier, self.jwks = verification(config, scheme, self.provider.jwks_locator,
-                                           clock=self.clock, on_fetched=self._fetched)
+                                           clock=self.clock, on_fetched=self._fetched,
+                                           source=jwks)
+        #: Refresh tokens whose provider call timed out rest here (see ``_core.backoff``).
+        self._timed_out = Cooldowns(provider_retry)
         self.rules = SessionRules(
             keys=self.keys,
             verifier=verifier,
@@ -206,20 +222,50 @@ class SessionManager:
         return await self.jwks.afetch()
 
     def _refresh(self, step: steps.Refresh) -> Refreshed:
+        key = self._not_resting(step.refresh_token)
+
         def call() -> TokenSet:
             self.events.emit(Event.REFRESH_STARTED)  # runs in the leader only
-            with self._counting_rejection():
+            with self._counting_rejection(), self._timing(key):
                 return self.provider.refresh(step.refresh_token, step.username)
 
         return self.coordinator.refresh(step.refresh_token, call)
 
     async def _arefresh(self, step: steps.Refresh) -> Refreshed:
+        key = self._not_resting(step.refresh_token)
+
         async def acall() -> TokenSet:
             self.events.emit(Event.REFRESH_STARTED)  # runs in the leader only
-            with self._counting_rejection():
+            with self._counting_rejection(), self._timing(key):
                 return await self.provider.arefresh(step.refresh_token, step.username)
 
         return await self.coordinator.arefresh(step.refresh_token, acall)
+
+    def _not_resting(self, refresh_token: str) -> bytes:
+        """The token's digest, unless its last provider call timed out less than a backoff
+        ago: then "unavailable" without a call (in this process; another process's own
+        timeout rests it there)."""
+        key = token_digest(refresh_token)
+        resting = self._timed_out.remaining(key, self.clock.now())
+        if resting > 0:
+            error = ProviderUnavailable("the provider timed out on this refresh token; "
+                                        f"retrying in {resting:.1f} s")
+            error.retry_after = retry_after(resting)
+            raise error
+        return key
+
+    @contextlib.contextmanager
+    def _timing(self, key: bytes) -> Iterator[None]:
+        """The leader's provider call, timed out (the token rests) or answered (it does not)."""
+        try:
+            yield
+        except ProviderTimeout as error:
+            error.retry_after = retry_after(self._timed_out.failed(key, self.clock.now()))
+            raise
+        except ProviderRejected:
+            self._timed_out.succeeded(key)
+            raise
+        self._timed_out.succeeded(key)
 
     def _sign_in(self, step: steps.SignIn) -> SignInResult:
         return self._password().sign_in(step.username, step.password)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import httpx
 
 from .._coordination.loops import PerLoop
-from .._core.errors import ProviderUnavailable
+from .._core.errors import ProviderTimeout, ProviderUnavailable
 
 __all__ = ["HttpClients", "transport_error"]
 
@@ -63,6 +63,8 @@ class HttpClients:
 
 def transport_error(what: str, error: httpx.HTTPError) -> ProviderUnavailable:
     """A request that got no answer (timeout, refused connection): never a verdict on the
-    session, so always :class:`ProviderUnavailable`."""
-    kind = "timed out" if isinstance(error, httpx.TimeoutException) else "failed"
-    return ProviderUnavailable(f"{what} {kind}: {error.__class__.__name__}")
+    session, so always :class:`ProviderUnavailable`; :class:`ProviderTimeout` when the answer
+    did not come in time (the call may still be running at the provider)."""
+    if isinstance(error, httpx.TimeoutException):
+        return ProviderTimeout(f"{what} timed out: {error.__class__.__name__}")
+    return ProviderUnavailable(f"{what} failed: {error.__class__.__name__}")

@@ -22,15 +22,18 @@ class FlakyCognito:
     listening socket (connection refused); ``timeout`` accepts and never answers in time;
     ``http500`` answers Cognito's JSON InternalErrorException; ``html500`` and ``html502`` answer a
     load balancer's HTML error page; ``throttled`` answers 400 TooManyRequestsException;
-    ``error:<Name>`` answers 400 with the Cognito JSON error ``<Name>``.
+    ``error:<Name>`` answers 400 with the Cognito JSON error ``<Name>``; ``slow`` forwards
+    each call to moto after ``delay`` seconds (a provider slower than the client's timeout:
+    the call still happens there, after the client gave up).
     """
 
-    MODES = ("up", "refused", "timeout", "http500", "html500", "html502", "throttled")
+    MODES = ("up", "refused", "timeout", "http500", "html500", "html502", "throttled", "slow")
 
     def __init__(self, upstream: str) -> None:
         self.upstream = upstream
         self.mode = "up"
         self.answered: list[str] = []  # the mode of every call this server answered
+        self.delay = 0.0  # the ``slow`` mode's, in seconds
         self._wake = threading.Event()
         self._server: ThreadingHTTPServer | None = None
         self._port = 0
@@ -91,6 +94,9 @@ class FlakyCognito:
         if mode == "timeout":
             self._wake.wait(WAIT)
             return 200, json_type, b"{}"
+        if mode == "slow":
+            self._wake.wait(self.delay)
+            return self._forward(headers, body)
         if mode == "http500":
             return 500, {**json_type, "x-amzn-errortype": "InternalErrorException:"}, (
                 b'{"__type":"InternalErrorException","message":"Internal server error"}')

@@ -4,12 +4,14 @@ closed on it: ``_coordination.loops``)."""
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit, urlunsplit
+
 import httpx
 
 from .._coordination.loops import PerLoop
 from .._core.errors import ProviderUnavailable
 
-__all__ = ["HttpClients", "transport_error"]
+__all__ = ["HttpClients", "endpoint", "transport_error"]
 
 
 class HttpClients:
@@ -61,8 +63,25 @@ class HttpClients:
             client.close()
 
 
-def transport_error(what: str, error: httpx.HTTPError) -> ProviderUnavailable:
-    """A request that got no answer (timeout, refused connection): never a verdict on the
-    session, so always :class:`ProviderUnavailable`."""
+def endpoint(url: str | httpx.URL) -> str:
+    """``url`` fit for an error message: scheme, host, port and path.
+
+    An operator reading "refresh failed" needs to know *where* it went (a wrong region, a proxy,
+    an emulator left in the config); never what it carried: the user info (``user:password@``),
+    the query and the fragment are left out, since credentials and tokens travel there.
+
+    >>> endpoint("https://user:pw@idp.example.com:8443/oauth2/token?client_secret=x#y")
+    'https://idp.example.com:8443/oauth2/token'
+    """
+    parts = urlsplit(str(url))
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+def transport_error(
+    what: str, url: str | httpx.URL, error: httpx.HTTPError
+) -> ProviderUnavailable:
+    """A request to ``url`` that got no answer (timeout, refused connection): never a verdict
+    on the session, so always :class:`ProviderUnavailable`; the message names the endpoint."""
     kind = "timed out" if isinstance(error, httpx.TimeoutException) else "failed"
-    return ProviderUnavailable(f"{what} {kind}: {error.__class__.__name__}")
+    return ProviderUnavailable(f"{what} {kind} at {endpoint(url)}: {error.__class__.__name__}")

@@ -18,6 +18,7 @@ from .._core.errors import ProviderUnavailable
 from .._core.scheme import CookieScheme
 from .._core.tokens import JwkSet
 from .._core.verify import TokenVerifier
+from .http import endpoint, transport_error
 
 __all__ = ["JwksLocator", "JwksSource", "verification"]
 
@@ -88,49 +89,53 @@ class JwksSource:
 
     def _fetch_now(self) -> JwkSet:
         self._mark_attempt()
+        url = ""  # a discovery that fails names its own URL
         try:
             url = self.url if isinstance(self.url, str) else self.url.jwks_uri()
             with httpx.Client(timeout=self._timeout) as client:
-                return self._accept(client.get(url))
+                return self._accept(url, client.get(url))
         except ProviderUnavailable as error:
             raise self._failed(error) from None
         except httpx.HTTPError as error:
-            raise self._transport_failure(error) from None
+            raise self._transport_failure(url, error) from None
         finally:
             self._fetching = False  # after _accept: joiners never see the old key set alone
 
     async def _afetch_now(self) -> JwkSet:
         self._mark_attempt()
+        url = ""
         try:
             url = self.url if isinstance(self.url, str) else await self.url.ajwks_uri()
             async with httpx.AsyncClient(timeout=self._timeout) as client:
-                return self._accept(await client.get(url))
+                return self._accept(url, await client.get(url))
         except ProviderUnavailable as error:
             raise self._failed(error) from None
         except httpx.HTTPError as error:
-            raise self._transport_failure(error) from None
+            raise self._transport_failure(url, error) from None
         finally:
             self._fetching = False
 
-    def _transport_failure(self, error: httpx.HTTPError) -> ProviderUnavailable:
-        return self._failed(ProviderUnavailable(f"JWKS fetch failed: {error.__class__.__name__}"))
+    def _transport_failure(self, url: str, error: httpx.HTTPError) -> ProviderUnavailable:
+        return self._failed(transport_error("JWKS fetch", url, error))
 
     def _mark_attempt(self) -> None:
         with self._lock:
             self._last_attempt = self._clock.now()
             self._fetching = True
 
-    def _accept(self, response: httpx.Response) -> JwkSet:
+    def _accept(self, url: str, response: httpx.Response) -> JwkSet:
+        """The key set ``response`` (from ``url``, which every refusal names) holds."""
+        where = f"JWKS at {endpoint(url)}"
         if not response.is_success:
-            raise ProviderUnavailable(f"JWKS fetch answered HTTP {response.status_code}")
+            raise ProviderUnavailable(f"{where} answered HTTP {response.status_code}")
         try:
             document: Any = response.json()
             keys = JwkSet.from_json(document, self.accepted)
         except ValueError as error:
-            raise ProviderUnavailable(f"JWKS document unusable: {error}") from None
+            raise ProviderUnavailable(f"{where}: document unusable: {error}") from None
         if not keys.keys:
             accepted = "/".join(self.accepted)
-            raise ProviderUnavailable(f"JWKS document has no {accepted} signing key")
+            raise ProviderUnavailable(f"{where}: document has no {accepted} signing key")
         self.current = keys
         self.last_failure = None
         if self._on_fetched is not None:

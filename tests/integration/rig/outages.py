@@ -22,10 +22,13 @@ class FlakyCognito:
     listening socket (connection refused); ``timeout`` accepts and never answers in time;
     ``http500`` answers Cognito's JSON InternalErrorException; ``html500`` and ``html502`` answer a
     load balancer's HTML error page; ``throttled`` answers 400 TooManyRequestsException;
-    ``error:<Name>`` answers 400 with the Cognito JSON error ``<Name>``.
+    ``html200`` a captive portal's 200 page (not JSON); ``http404`` a plain 404 (to a GET too:
+    a JWKS URL that is not there); ``error:<Name>`` answers 400 with the Cognito JSON error
+    ``<Name>``.
     """
 
-    MODES = ("up", "refused", "timeout", "http500", "html500", "html502", "throttled")
+    MODES = ("up", "refused", "timeout", "http500", "html500", "html502", "throttled", "html200",
+             "http404")
 
     def __init__(self, upstream: str) -> None:
         self.upstream = upstream
@@ -56,6 +59,8 @@ class FlakyCognito:
                     self.wfile.write(payload)
                 except OSError:
                     pass  # the client gave up (timeout mode): nothing to answer to
+
+            do_GET = do_POST  # noqa: N815 (http.server's naming)
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass
@@ -98,6 +103,10 @@ class FlakyCognito:
             return 500, {"content-type": "text/html"}, b"<html><h1>500 Server Error</h1></html>"
         if mode == "html502":
             return 502, {"content-type": "text/html"}, b"<html><h1>502 Bad Gateway</h1></html>"
+        if mode == "html200":
+            return 200, {"content-type": "text/html"}, b"<html><h1>Sign in to Wi-Fi</h1></html>"
+        if mode == "http404":
+            return 404, {"content-type": "text/plain"}, b"Not Found"
         if mode == "throttled":
             mode = "error:TooManyRequestsException"
         if mode.startswith("error:"):

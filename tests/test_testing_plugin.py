@@ -28,21 +28,63 @@ def example_files() -> dict[str, str]:
     return dict(re.findall(r"\*\*`([\w.]+\.py)`\*\*[^\n]*\n\n```python\n(.*?)```", DOC, re.S))
 
 
-def test_the_docs_example_passes_under_pytest_with_the_plugin(tmp_path: Path) -> None:
-    files = example_files()
-    assert sorted(files) == ["conftest.py", "myapp.py", "test_myapp.py"]
+def run_pytest(folder: Path, files: dict[str, str], test_file: str) -> str:
+    """pytest on ``files`` written to ``folder``, in a subprocess with the plugin loaded through
+    its entry point as in a user's project; its output, after asserting that it passed."""
     for name, source in files.items():
-        (tmp_path / name).write_text(source, encoding="utf-8")
+        (folder / name).write_text(source, encoding="utf-8")
     # Only to keep the run to this folder: no configuration of ssrauth's own above it.
-    (tmp_path / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
+    (folder / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
 
     run = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_myapp.py"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False)
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", test_file],
+        cwd=folder, env=env, capture_output=True, text=True, timeout=300, check=False)
 
     assert run.returncode == 0, run.stdout + run.stderr
-    assert "5 passed" in run.stdout
+    return run.stdout
+
+
+def test_the_docs_example_passes_under_pytest_with_the_plugin(tmp_path: Path) -> None:
+    files = example_files()
+    assert sorted(files) == ["conftest.py", "myapp.py", "test_myapp.py"]
+
+    assert "5 passed" in run_pytest(tmp_path, files, "test_myapp.py")
+
+
+#: A user's tests that watch SessionManager.close: the first signs in through the plugin's
+#: manager (opening its HTTP client), the second runs after that manager's teardown.
+CLOSING_TESTS = """
+import pytest
+from ssrauth import SessionManager
+
+closed = []
+used = []
+
+
+@pytest.fixture(autouse=True)
+def watch_close(monkeypatch):  # set up before ssrauth_manager, so undone after its teardown
+    close = SessionManager.close
+    monkeypatch.setattr(SessionManager, "close", lambda self: (closed.append(self), close(self)))
+
+
+def test_a_sign_in_through_the_plugins_manager(ssrauth_manager, ssrauth_user):
+    auth = ssrauth_manager.load("", "/", "localhost")
+    auth.sign_in(ssrauth_user.username, ssrauth_user.password)
+    assert auth.is_authenticated
+    used.append(ssrauth_manager)
+    assert closed == []
+
+
+def test_that_manager_was_closed_at_its_teardown():
+    assert closed == used != []
+"""
+
+
+def test_the_manager_fixture_closes_the_manager_at_teardown(tmp_path: Path) -> None:
+    output = run_pytest(tmp_path, {"test_closing.py": CLOSING_TESTS}, "test_closing.py")
+
+    assert "2 passed" in output
 
 
 @pytest.fixture

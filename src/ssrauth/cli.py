@@ -205,9 +205,8 @@ def _pool_keys(config: CognitoConfig | OidcConfig) -> tuple[PoolKeys | None, str
     verifier, source = verification(config, scheme, discovery, clock=SystemClock())
     try:
         jwks = source.fetch()
-    except ProviderError as error:
-        where = config.jwks_url or (discovery.config.discovery_url if discovery else "")
-        return None, f"{error} ({where})"
+    except ProviderError as error:  # its message names the URL it tried
+        return None, str(error)
     return PoolKeys(scheme, verifier, jwks), None
 
 

@@ -23,6 +23,7 @@ from django.utils.module_loading import import_string
 
 from . import Session
 from ._adapters.environ import cookie_header, environ_path, host, url_path
+from ._adapters.origin import watch_environ
 from ._adapters.respond import aadded_headers, added_headers, refusal
 from ._manager.manager import RequestAuth, SessionManager
 
@@ -49,6 +50,8 @@ class SsrAuthMiddleware:
             markcoroutinefunction(self)
 
     def __call__(self, request: HttpRequest) -> Any:
+        if request.scheme == "http":  # plain http only (SECURE_PROXY_SSL_HEADER honoured)
+            watch_environ(self.manager, request.META)
         if self.is_async:
             return self._acall(request)
         auth = self.manager.load(*_request_parts(request))

@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import Session
 from ._adapters.environ import url_path
+from ._adapters.origin import watch_asgi
 from ._adapters.respond import amerged_headers, nothing_to_add
 from ._manager.manager import RequestAuth, SessionManager
 
@@ -65,6 +66,8 @@ class SsrAuthMiddleware:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
+        if scope.get("scheme", "http") == "http":  # plain http only: Secure cookies dropped?
+            watch_asgi(self.manager, scope)
         auth = await self.manager.aload(*_request_parts(scope))
         _attach(scope, auth)
         if scope["type"] == "websocket":

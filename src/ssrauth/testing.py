@@ -225,9 +225,13 @@ def ssrauth_config(ssrauth_cognito: Any) -> CognitoConfig:
 
 
 @pytest.fixture
-def ssrauth_manager(ssrauth_config: CognitoConfig, ssrauth_clock: ManualClock) -> SessionManager:
-    """A :class:`~ssrauth.SessionManager` on the emulator and the shared clock."""
-    return SessionManager(ssrauth_config, clock=ssrauth_clock)
+def ssrauth_manager(
+    ssrauth_config: CognitoConfig, ssrauth_clock: ManualClock
+) -> Iterator[SessionManager]:
+    """A :class:`~ssrauth.SessionManager` on the emulator and the shared clock, closed at the
+    test's end (its HTTP clients and coordinator connections), as an app closes it at exit."""
+    with SessionManager(ssrauth_config, clock=ssrauth_clock) as manager:
+        yield manager
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ from typing import Any
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 from ._adapters.environ import cookie_header, environ_path, host
+from ._adapters.origin import watch_environ
 from ._adapters.respond import merged_headers
 from ._manager.manager import RequestAuth, SessionManager
 
@@ -36,6 +37,8 @@ class SsrAuthWSGIMiddleware:
         self.manager = manager
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        if environ.get("wsgi.url_scheme") == "http":  # plain http only: Secure cookies dropped?
+            watch_environ(self.manager, environ)
         auth = self.manager.load(*request_parts(environ))
         environ[ENVIRON_KEY] = auth
 

@@ -80,6 +80,46 @@ def test_discovery_is_fetched_once_and_its_issuer_must_match_exactly() -> None:
         mixed_up.discover()
 
 
+def refused(request: httpx.Request) -> httpx.Response:
+    raise httpx.ConnectError("refused", request=request)
+
+
+def timed_out(request: httpx.Request) -> httpx.Response:
+    raise httpx.ReadTimeout("slow", request=request)
+
+
+@pytest.mark.parametrize(("answer", "said"), [
+    (refused, "refresh failed at"),
+    (timed_out, "refresh timed out at"),
+    (lambda r: httpx.Response(503, text="busy"), "refresh at"),
+    (lambda r: httpx.Response(200, text="<html>portal</html>"), "not a JSON object"),
+    (lambda r: httpx.Response(200, json={"token_type": "Bearer"}), "no access_token"),
+    (lambda r: httpx.Response(400, json={"error": "invalid_grant"}), "invalid_grant"),
+])
+def test_every_token_endpoint_error_names_the_endpoint_and_nothing_it_carried(
+    answer: Handler, said: str
+) -> None:
+    oidc, _ = provider(answer, client_secret="client-secret-value")
+    with pytest.raises((ProviderRejected, ProviderUnavailable)) as raised:
+        oidc.refresh("refresh-token-value", None)
+    message = str(raised.value)
+    assert f"{ISSUER}/token" in message
+    assert said in message
+    assert "refresh-token-value" not in message
+    assert "client-secret-value" not in message
+
+
+@pytest.mark.parametrize("document", [
+    {**DISCOVERY, "issuer": "https://elsewhere.example"},
+    {"issuer": ISSUER},
+    ["not", "an", "object"],
+])
+def test_a_discovery_document_refused_names_where_it_came_from(document: object) -> None:
+    oidc, _ = provider(lambda r: httpx.Response(200), document)  # type: ignore[arg-type]
+    with pytest.raises(ProviderUnavailable, match=f"discovery at {ISSUER}/.well-known/"):
+        oidc.discover()
+
+
 def test_client_authentication_public_basic_and_post() -> None:
     def forms(**config: object) -> tuple[dict[str, list[str]], str | None]:
         oidc, seen = provider(lambda r: httpx.Response(200, json={"access_token": "a"}),

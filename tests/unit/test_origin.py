@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from ssrauth._core import origin
 from ssrauth._core.cookies import CookiePolicy
-from ssrauth._core.origin import insecure_origin_warning
+from ssrauth._core.origin import forwarded_scheme, insecure_origin_warning
 
 
 @pytest.mark.parametrize("host", [
@@ -50,3 +50,24 @@ def test_any_host_text_gets_an_answer_not_an_exception(scheme: str, host: str) -
 
 def test_the_docstring_examples_hold() -> None:
     assert doctest.testmod(origin).failed == 0
+
+
+@given(st.one_of(st.none(), st.text(max_size=60)), st.one_of(st.none(), st.text(max_size=60)))
+def test_any_forwarded_headers_give_a_scheme_or_none_never_an_exception(
+    x_forwarded_proto: str | None, forwarded: str | None
+) -> None:
+    scheme = forwarded_scheme(x_forwarded_proto, forwarded)
+    assert scheme is None or (scheme == scheme.lower() and "," not in scheme)
+
+
+@pytest.mark.parametrize(("x_forwarded_proto", "forwarded", "scheme"), [
+    ("https", None, "https"),
+    ("HTTPS , http", "proto=http", "https"),  # X-Forwarded-Proto first; its first value
+    (None, 'for="[2001:db8::1]";proto="https"', "https"),
+    (None, "for=10.0.0.1, proto=https", None),  # a later proxy's: not the browser's
+    ("", "", None),
+])
+def test_the_scheme_the_client_facing_proxy_reports(
+    x_forwarded_proto: str | None, forwarded: str | None, scheme: str | None
+) -> None:
+    assert forwarded_scheme(x_forwarded_proto, forwarded) == scheme

@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Any
 
-__all__ = ["Event", "Events", "log_safe"]
+__all__ = ["CALL_OUTCOMES", "PROVIDER_OPERATIONS", "Event", "Events", "log_safe"]
 
 logger = logging.getLogger("ssrauth")
 
@@ -35,6 +35,16 @@ class Event(enum.Enum):
     JWKS_FETCHED = "jwks_fetched"
     STORE_UNAVAILABLE = "store_unavailable"  # the shared coordinator's store failed: in-process
     SET_COOKIE_CAPPED = "set_cookie_capped"  # deletions left out of one response by the cap
+    PROVIDER_CALL = "provider_call"  # one provider call timed: operation, outcome, seconds
+    INSECURE_ORIGIN = "insecure_origin"  # a host reached over http while cookies are Secure
+
+
+#: ``PROVIDER_CALL``'s ``operation``: every call the manager makes to its provider. A closed set,
+#: so a metrics label made of it cannot grow without bound.
+PROVIDER_OPERATIONS = ("refresh", "sign_in", "exchange", "revoke", "global_sign_out")
+#: ``PROVIDER_CALL``'s ``outcome``: the answer's class (``_core.errors``), or ``error`` for
+#: anything else (a sign-in challenge, a cancelled call).
+CALL_OUTCOMES = ("ok", "rejected", "unavailable", "error")
 
 
 _LEVELS = {

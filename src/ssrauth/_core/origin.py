@@ -18,7 +18,7 @@ import ipaddress
 
 from .cookies import CookiePolicy
 
-__all__ = ["insecure_origin_warning"]
+__all__ = ["forwarded_scheme", "insecure_origin_warning"]
 
 
 def insecure_origin_warning(policy: CookiePolicy, scheme: str, host: str) -> str | None:
@@ -44,6 +44,31 @@ def insecure_origin_warning(policy: CookiePolicy, scheme: str, host: str) -> str
             "but localhost (RFC 6265bis §5.7), so every sign-in will look like it worked and the "
             "next request will be anonymous. Serve it over https, or for local development "
             "only use CookiePolicy(secure=False) or reach it as http://localhost.")
+
+
+def forwarded_scheme(x_forwarded_proto: str | None, forwarded: str | None) -> str | None:
+    """The scheme the browser used, as a TLS-terminating proxy in front of the app reports it
+    (``X-Forwarded-Proto``, or RFC 7239 ``Forwarded: proto=``), else None.
+
+    The first value is the one the client-facing proxy wrote (each proxy appends its own). Only
+    used to silence the warning above, never to decide anything about a session: a forged
+    header costs nothing but a log line that would not have been written.
+
+    >>> forwarded_scheme("https, http", None)
+    'https'
+    >>> forwarded_scheme(None, 'for=192.0.2.60;proto=HTTPS;by=203.0.113.43, for=10.0.0.1')
+    'https'
+    >>> forwarded_scheme(None, None) is None
+    True
+    """
+    if x_forwarded_proto:
+        return x_forwarded_proto.partition(",")[0].strip().lower() or None
+    if forwarded:
+        for pair in forwarded.partition(",")[0].split(";"):
+            name, _, value = pair.partition("=")
+            if name.strip().lower() == "proto":
+                return value.strip().strip('"').lower() or None
+    return None
 
 
 def _host_name(host: str) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Self
 
@@ -35,6 +36,7 @@ from .._providers.provider import GlobalSignOut as EverywhereSignOut
 from .._providers.provider import PasswordSignIn, Provider, RedirectSignIn, SignInResult
 from . import steps
 from .flows import MAX_COOKIE_HEADER, MAX_PROVIDER_TOKENS, MAX_SIGN_OUT_TOKENS, Flows, Loaded
+from .origin import OriginWatch
 from .request import RequestAuth
 
 __all__ = [
@@ -85,6 +87,8 @@ class SessionManager:
         self.coordinator: RefreshCoordinator = coordinator or coordinator_from_env(
             clock=self.clock, events=self.events)
         self.provider: Provider = provider or default_provider(config)
+        #: The once-per-host warning for Secure cookies on plain http, which adapters feed.
+        self.origins = OriginWatch(config.cookie_policy, self.events)
         scheme = scheme_of(config)
         self.keys = scheme.keys
         self.state_cookie: StateCookie | None = (
@@ -226,7 +230,7 @@ class SessionManager:
 
         def call() -> TokenSet:
             self.events.emit(Event.REFRESH_STARTED)  # runs in the leader only
-            with self._counting_rejection(), self._timing(key):
+            with self._provider_call("refresh"), self._counting_rejection(), self._timing(key):
                 return self.provider.refresh(step.refresh_token, step.username)
 
         return self.coordinator.refresh(step.refresh_token, call)
@@ -236,7 +240,7 @@ class SessionManager:
 
         async def acall() -> TokenSet:
             self.events.emit(Event.REFRESH_STARTED)  # runs in the leader only
-            with self._counting_rejection(), self._timing(key):
+            with self._provider_call("refresh"), self._counting_rejection(), self._timing(key):
                 return await self.provider.arefresh(step.refresh_token, step.username)
 
         return await self.coordinator.arefresh(step.refresh_token, acall)
@@ -268,24 +272,36 @@ class SessionManager:
         self._timed_out.succeeded(key)
 
     def _sign_in(self, step: steps.SignIn) -> SignInResult:
-        return self._password().sign_in(step.username, step.password)
+        password = self._password()
+        with self._provider_call("sign_in"):
+            return password.sign_in(step.username, step.password)
 
     async def _asign_in(self, step: steps.SignIn) -> SignInResult:
-        return await self._password().asign_in(step.username, step.password)
+        password = self._password()
+        with self._provider_call("sign_in"):
+            return await password.asign_in(step.username, step.password)
 
     def _sign_out(self, step: steps.SignOut) -> bool:
         self.coordinator.revoke(token_digest(step.refresh_token))
-        return step.at_provider and self.provider.revoke(step.refresh_token)
+        if not step.at_provider:
+            return False
+        with self._provider_call("revoke"):
+            return self.provider.revoke(step.refresh_token)
 
     async def _asign_out(self, step: steps.SignOut) -> bool:
         await self.coordinator.arevoke(token_digest(step.refresh_token))
-        return step.at_provider and await self.provider.arevoke(step.refresh_token)
+        if not step.at_provider:
+            return False
+        with self._provider_call("revoke"):
+            return await self.provider.arevoke(step.refresh_token)
 
     def _global_sign_out(self, step: steps.GlobalSignOut) -> None:
-        self._all_devices().global_sign_out(step.access_token)
+        with self._provider_call("global_sign_out"):
+            self._all_devices().global_sign_out(step.access_token)
 
     async def _aglobal_sign_out(self, step: steps.GlobalSignOut) -> None:
-        await self._all_devices().aglobal_sign_out(step.access_token)
+        with self._provider_call("global_sign_out"):
+            await self._all_devices().aglobal_sign_out(step.access_token)
 
     def _authorize(self, step: steps.Authorize) -> str:
         state = step.state
@@ -297,10 +313,14 @@ class SessionManager:
                                                          state.nonce)
 
     def _exchange(self, step: steps.Exchange) -> TokenSet:
-        return self._redirect().exchange_code(step.code, step.verifier)
+        redirect = self._redirect()
+        with self._provider_call("exchange"):
+            return redirect.exchange_code(step.code, step.verifier)
 
     async def _aexchange(self, step: steps.Exchange) -> TokenSet:
-        return await self._redirect().aexchange_code(step.code, step.verifier)
+        redirect = self._redirect()
+        with self._provider_call("exchange"):
+            return await redirect.aexchange_code(step.code, step.verifier)
 
     def _any_revoked(self, step: steps.AnyRevoked) -> bool:
         return self._revoked(step.digests)
@@ -347,6 +367,28 @@ class SessionManager:
         capability = self.provider.sign_out_everywhere
         assert capability is not None  # asked only of a provider that has it (_everywhere)
         return capability
+
+    @contextlib.contextmanager
+    def _provider_call(self, operation: str) -> Iterator[None]:
+        """Time one call to the provider, whichever face makes it: PROVIDER_CALL with its
+        ``operation`` (``PROVIDER_OPERATIONS``), ``outcome`` (``CALL_OUTCOMES``) and wall-clock
+        ``seconds`` (``time.perf_counter``, not the manager's clock: a test's ManualClock stands
+        still while the call takes real time). Only the provider call is inside: a refresh's
+        coordinator wait, a revocation's tombstone are not the provider's latency."""
+        started = time.perf_counter()
+        outcome = "error"
+        try:
+            yield
+            outcome = "ok"
+        except ProviderRejected:
+            outcome = "rejected"
+            raise
+        except ProviderUnavailable:
+            outcome = "unavailable"
+            raise
+        finally:
+            self.events.emit(Event.PROVIDER_CALL, operation=operation, outcome=outcome,
+                             seconds=time.perf_counter() - started)
 
     @contextlib.contextmanager
     def _counting_rejection(self) -> Iterator[None]:

@@ -22,7 +22,7 @@ from .._config.cognito import CognitoConfig
 from .._core.errors import ProviderError, ProviderRejected, ProviderUnavailable, SignInChallenge
 from .._core.steps import Handlers, Step, Steps, adrive, ask, drive
 from .._core.tokens import TokenSet
-from .http import HttpClients, transport_error
+from .http import HttpClients, endpoint, transport_error
 from .jwks import JwksLocator
 from .provider import SignInResult
 
@@ -148,18 +148,17 @@ class CognitoProvider:
     def _sign_in(self, username: str, password: str) -> Steps[SignInResult]:
         parameters = {"USERNAME": username, "PASSWORD": password}
         self._add_secret_hash(parameters, username)
-        data = yield from ask(_Call(
-            "InitiateAuth",
-            {"AuthFlow": "USER_PASSWORD_AUTH", "ClientId": self.config.client_id,
-             "AuthParameters": parameters},
-        ))
+        call = _Call("InitiateAuth", {"AuthFlow": "USER_PASSWORD_AUTH",
+                                      "ClientId": self.config.client_id,
+                                      "AuthParameters": parameters})
+        data = yield from ask(call)
         if "AuthenticationResult" not in data:
             raise SignInChallenge(str(data.get("ChallengeName", "unknown")), data.get("Session"))
         challenge = data.get("ChallengeParameters") or {}
         name = challenge.get("USERNAME") or challenge.get("USER_ID_FOR_SRP") or username
         details = json.dumps({"loginId": username, "authFlowType": "USER_PASSWORD_AUTH"},
                              separators=(",", ":"))
-        return SignInResult(str(name), _token_set(data, None), details)
+        return SignInResult(str(name), _token_set(data, None, self._where(call)), details)
 
     def _refresh(self, refresh_token: str, username: str | None) -> Steps[TokenSet]:
         """Refresh, preferring the rotation-capable API (what Amplify ≥ 6.15.4 uses).
@@ -175,15 +174,16 @@ class CognitoProvider:
             if self.config.client_secret:
                 body["ClientSecret"] = self.config.client_secret
             try:
-                data = yield from ask(_Call("GetTokensFromRefreshToken", body))
+                call = _Call("GetTokensFromRefreshToken", body)
+                data = yield from ask(call)
             except _Unsupported as unsupported:
                 if self.supports_token_rotation_api or not self._may_believe(unsupported):
-                    raise ProviderUnavailable(str(unsupported), unsupported.code) from None
+                    raise ProviderUnavailable(unsupported.message, unsupported.code) from None
                 if unsupported.certain:
                     self._learn_no_rotation_api()
             else:
                 self.supports_token_rotation_api = True
-                return _token_set(data, refresh_token)
+                return _token_set(data, refresh_token, self._where(call))
         parameters = {"REFRESH_TOKEN": refresh_token}
         if username is not None:
             self._add_secret_hash(parameters, username)
@@ -197,7 +197,7 @@ class CognitoProvider:
                 self._learn_no_rotation_api()
             raise
         self._learn_no_rotation_api()
-        return _token_set(data, refresh_token)
+        return _token_set(data, refresh_token, self._where(call))
 
     def _learn_no_rotation_api(self) -> None:
         if self.supports_token_rotation_api is None:
@@ -223,7 +223,7 @@ class CognitoProvider:
             yield from ask(_Call("RevokeToken", body))
         except _Unsupported as unsupported:
             if self.supports_revoke_token or not self._may_believe(unsupported):
-                raise ProviderUnavailable(str(unsupported), unsupported.code) from None
+                raise ProviderUnavailable(unsupported.message, unsupported.code) from None
             if not self._warned_no_revoke:
                 logger.warning("ssrauth: endpoint lacks RevokeToken; refresh tokens are not "
                                "revoked, only tombstoned by the coordinator")
@@ -247,39 +247,48 @@ class CognitoProvider:
 
     # -- transport (the only part that differs between the faces) ------------------------------
 
-    def _request(self, call: _Call) -> tuple[str, dict[str, str], bytes]:
+    def _url(self) -> str:
+        return self.config.api_url + "/"
+
+    def _where(self, call: _Call) -> str:
+        """The operation and its endpoint, for error messages (never the request body)."""
+        return f"{call.operation} at {endpoint(self._url())}"
+
+    def _request(self, call: _Call) -> tuple[dict[str, str], bytes]:
         headers = {
             "Content-Type": "application/x-amz-json-1.1",
             "X-Amz-Target": f"AWSCognitoIdentityProviderService.{call.operation}",
         }
-        return self.config.api_url + "/", headers, json.dumps(call.body).encode()
+        return headers, json.dumps(call.body).encode()
 
     def _send(self, call: _Call) -> dict[str, Any]:
-        url, headers, content = self._request(call)
+        headers, content = self._request(call)
         try:
-            response = self._http.sync().post(url, headers=headers, content=content)
+            response = self._http.sync().post(self._url(), headers=headers, content=content)
         except httpx.HTTPError as error:
-            raise transport_error(call.operation, error) from None
-        return _classify(call, response)
+            raise transport_error(call.operation, self._url(), error) from None
+        return _classify(self._where(call), response)
 
     async def _asend(self, call: _Call) -> dict[str, Any]:
-        url, headers, content = self._request(call)
+        headers, content = self._request(call)
         try:
-            response = await self._http.async_().post(url, headers=headers, content=content)
+            response = await self._http.async_().post(self._url(), headers=headers,
+                                                      content=content)
         except httpx.HTTPError as error:
-            raise transport_error(call.operation, error) from None
-        return _classify(call, response)
+            raise transport_error(call.operation, self._url(), error) from None
+        return _classify(self._where(call), response)
 
 
-def _classify(call: _Call, response: httpx.Response) -> dict[str, Any]:
-    """Turn an HTTP answer into data or the one error class that says what to do about it."""
+def _classify(where: str, response: httpx.Response) -> dict[str, Any]:
+    """Turn an HTTP answer into data or the one error class that says what to do about it.
+    ``where`` (the operation at its endpoint) goes into every message."""
     try:
         data = response.json()
     except ValueError:
         data = None
     if response.is_success:
         if not isinstance(data, dict):
-            raise ProviderUnavailable(f"{call.operation}: answer is not a JSON object")
+            raise ProviderUnavailable(f"{where}: answer is not a JSON object")
         return data
     code = None
     message = response.reason_phrase
@@ -288,21 +297,20 @@ def _classify(call: _Call, response: httpx.Response) -> dict[str, Any]:
         message = str(data.get("message") or data.get("Message") or message)
     code = code or response.headers.get("x-amzn-errortype", "").partition(":")[0] or None
     if code in _UNSUPPORTED_CODES or (response.status_code in (500, 501) and data is None):
-        raise _Unsupported(f"{call.operation} is not supported by this endpoint", code,
+        raise _Unsupported(f"{where}: not supported by this endpoint", code,
                            certain=code in _UNSUPPORTED_CODES)
     if code in REJECTIONS:
-        raise ProviderRejected(message, code)
-    raise ProviderUnavailable(f"{call.operation} answered HTTP {response.status_code}: {message}",
-                              code)
+        raise ProviderRejected(f"{message} ({where})", code)
+    raise ProviderUnavailable(f"{where} answered HTTP {response.status_code}: {message}", code)
 
 
-def _token_set(data: dict[str, Any], previous_refresh_token: str | None) -> TokenSet:
+def _token_set(data: dict[str, Any], previous_refresh_token: str | None, where: str) -> TokenSet:
     result = data.get("AuthenticationResult")
     if not isinstance(result, dict) or not isinstance(result.get("AccessToken"), str):
-        raise ProviderUnavailable("answer has no AuthenticationResult.AccessToken")
+        raise ProviderUnavailable(f"{where}: answer has no AuthenticationResult.AccessToken")
     refresh = result.get("RefreshToken") or previous_refresh_token
     if not isinstance(refresh, str):
-        raise ProviderUnavailable("sign-in answer has no refresh token")
+        raise ProviderUnavailable(f"{where}: sign-in answer has no refresh token")
     id_token = result.get("IdToken")
     return TokenSet(
         access_token=result["AccessToken"],

@@ -4,12 +4,14 @@ closed on it: ``_coordination.loops``)."""
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit, urlunsplit
+
 import httpx
 
 from .._coordination.loops import PerLoop
 from .._core.errors import ProviderTimeout, ProviderUnavailable
 
-__all__ = ["HttpClients", "transport_error"]
+__all__ = ["HttpClients", "endpoint", "transport_error"]
 
 
 class HttpClients:
@@ -61,10 +63,28 @@ class HttpClients:
             client.close()
 
 
-def transport_error(what: str, error: httpx.HTTPError) -> ProviderUnavailable:
-    """A request that got no answer (timeout, refused connection): never a verdict on the
-    session, so always :class:`ProviderUnavailable`; :class:`ProviderTimeout` when the answer
-    did not come in time (the call may still be running at the provider)."""
+def endpoint(url: str | httpx.URL) -> str:
+    """``url`` fit for an error message: scheme, host, port and path.
+
+    An operator reading "refresh failed" needs to know *where* it went (a wrong region, a proxy,
+    an emulator left in the config); never what it carried: the user info (``user:password@``),
+    the query and the fragment are left out, since credentials and tokens travel there.
+
+    >>> endpoint("https://user:pw@idp.example.com:8443/oauth2/token?client_secret=x#y")
+    'https://idp.example.com:8443/oauth2/token'
+    """
+    parts = urlsplit(str(url))
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+def transport_error(
+    what: str, url: str | httpx.URL, error: httpx.HTTPError
+) -> ProviderUnavailable:
+    """A request to ``url`` that got no answer (timeout, refused connection): never a verdict
+    on the session, so always :class:`ProviderUnavailable`; :class:`ProviderTimeout` when the
+    answer did not come in time (the call may still be running at the provider). The message
+    names the endpoint."""
     if isinstance(error, httpx.TimeoutException):
-        return ProviderTimeout(f"{what} timed out: {error.__class__.__name__}")
-    return ProviderUnavailable(f"{what} failed: {error.__class__.__name__}")
+        return ProviderTimeout(f"{what} timed out at {endpoint(url)}: {error.__class__.__name__}")
+    return ProviderUnavailable(f"{what} failed at {endpoint(url)}: {error.__class__.__name__}")

@@ -27,7 +27,7 @@ from .._core.errors import ProviderUnavailable
 from .._core.scheme import CookieScheme
 from .._core.tokens import JwkSet
 from .._core.verify import TokenVerifier
-from .http import transport_error
+from .http import endpoint, transport_error
 
 __all__ = [
     "DEFAULT_FETCH_RETRY",
@@ -103,7 +103,7 @@ class HttpKeys:
             with httpx.Client(timeout=self.timeout) as client:
                 return _document(client.get(url))
         except httpx.HTTPError as error:
-            raise transport_error("JWKS fetch", error) from None
+            raise transport_error("JWKS fetch", url, error) from None
 
     async def afetch_document(self) -> Mapping[str, Any]:
         location = self.location
@@ -112,18 +112,20 @@ class HttpKeys:
             async with httpx.AsyncClient(timeout=self.timeout) as client:
                 return _document(await client.get(url))
         except httpx.HTTPError as error:
-            raise transport_error("JWKS fetch", error) from None
+            raise transport_error("JWKS fetch", url, error) from None
 
 
 def _document(response: httpx.Response) -> Mapping[str, Any]:
+    """The JWKS document of an answer; every refusal names the URL it came from."""
+    where = endpoint(response.request.url)
     if not response.is_success:
-        raise ProviderUnavailable(f"JWKS fetch answered HTTP {response.status_code}")
+        raise ProviderUnavailable(f"JWKS fetch answered HTTP {response.status_code} at {where}")
     try:
         document = response.json()
     except ValueError as error:
-        raise ProviderUnavailable(f"JWKS document unusable: {error}") from None
+        raise ProviderUnavailable(f"JWKS document unusable at {where}: {error}") from None
     if not isinstance(document, Mapping):
-        raise ProviderUnavailable("JWKS document unusable: not a JSON object")
+        raise ProviderUnavailable(f"JWKS document unusable at {where}: not a JSON object")
     return document
 
 

@@ -25,7 +25,7 @@ from .._config.oidc import OidcConfig
 from .._core.errors import ProviderRejected, ProviderUnavailable
 from .._core.steps import Handlers, Step, Steps, adrive, ask, drive
 from .._core.tokens import TokenSet
-from .http import HttpClients, transport_error
+from .http import HttpClients, endpoint, transport_error
 
 __all__ = ["OidcMetadata", "OidcProvider", "pkce_challenge"]
 
@@ -53,17 +53,19 @@ class OidcMetadata:
     end_session_endpoint: str | None
 
     @classmethod
-    def from_json(cls, document: Any, issuer: str) -> OidcMetadata:
+    def from_json(cls, document: Any, issuer: str, url: str) -> OidcMetadata:
+        """The metadata of ``document``, fetched from ``url`` (named in every refusal)."""
+        where = f"discovery at {endpoint(url)}"
         if not isinstance(document, dict):
-            raise ProviderUnavailable("discovery document is not a JSON object")
+            raise ProviderUnavailable(f"{where}: document is not a JSON object")
         # OIDC Discovery §4.3: the issuer must be identical to the one we asked; anything else
         # is a mix-up (or an attacker's document), never something to adapt to.
         if document.get("issuer") != issuer:
             raise ProviderUnavailable(
-                f"discovery issuer {document.get('issuer')!r} is not {issuer!r}")
+                f"{where}: issuer {document.get('issuer')!r} is not {issuer!r}")
         required = ("authorization_endpoint", "token_endpoint", "jwks_uri")
         if not all(isinstance(document.get(k), str) for k in required):
-            raise ProviderUnavailable(f"discovery document lacks one of {', '.join(required)}")
+            raise ProviderUnavailable(f"{where}: document lacks one of {', '.join(required)}")
 
         def optional(key: str) -> str | None:
             value = document.get(key)
@@ -81,6 +83,10 @@ class _Get(Step[dict[str, Any]]):
     url: str
     what: str = "discovery"
 
+    @property
+    def where(self) -> str:
+        return f"{self.what} at {endpoint(self.url)}"
+
 
 @dataclass(frozen=True, slots=True)
 class _Post(Step[dict[str, Any]]):
@@ -89,6 +95,11 @@ class _Post(Step[dict[str, Any]]):
     url: str
     form: Mapping[str, str]
     what: str
+
+    @property
+    def where(self) -> str:
+        """What was asked where, for error messages: never the form (it carries tokens)."""
+        return f"{self.what} at {endpoint(self.url)}"
 
 
 
@@ -192,8 +203,9 @@ class OidcProvider:
 
     def _discover(self) -> Steps[OidcMetadata]:
         if self.metadata is None:
-            document = yield from ask(_Get(self.config.discovery_url))
-            self.metadata = OidcMetadata.from_json(document, self.config.issuer)
+            url = self.config.discovery_url
+            document = yield from ask(_Get(url))
+            self.metadata = OidcMetadata.from_json(document, self.config.issuer, url)
         return self.metadata
 
     def _authorization_url(self, state: str, verifier: str, nonce: str) -> Steps[str]:
@@ -215,19 +227,21 @@ class OidcProvider:
         metadata = yield from self._discover()
         form = {"grant_type": "authorization_code", "code": code,
                 "redirect_uri": self.config.redirect_uri, "code_verifier": verifier}
-        data = yield from ask(_Post(metadata.token_endpoint, form, "code exchange"))
-        tokens = _token_set(data, None)
+        call = _Post(metadata.token_endpoint, form, "code exchange")
+        data = yield from ask(call)
+        tokens = _token_set(data, None, call.where)
         if tokens is None:
             raise ProviderUnavailable(
-                "the provider issued no refresh token: request offline_access (some providers "
-                "also want prompt=consent, see OidcConfig.authorize_params)")
+                f"{call.where}: the provider issued no refresh token: request offline_access "
+                "(some providers also want prompt=consent, see OidcConfig.authorize_params)")
         return tokens
 
     def _refresh(self, refresh_token: str) -> Steps[TokenSet]:
         metadata = yield from self._discover()
         form = {"grant_type": "refresh_token", "refresh_token": refresh_token}
-        data = yield from ask(_Post(metadata.token_endpoint, form, "refresh"))
-        tokens = _token_set(data, refresh_token)
+        call = _Post(metadata.token_endpoint, form, "refresh")
+        data = yield from ask(call)
+        tokens = _token_set(data, refresh_token, call.where)
         assert tokens is not None  # the old refresh token stands in for an absent new one
         return tokens
 
@@ -258,62 +272,65 @@ class OidcProvider:
 
     def _get(self, call: _Get) -> dict[str, Any]:
         try:
-            return _classify(call.what, self._http.sync().get(call.url))
+            return _classify(call.where, self._http.sync().get(call.url))
         except httpx.HTTPError as error:
-            raise transport_error(call.what, error) from None
+            raise transport_error(call.what, call.url, error) from None
 
     async def _aget(self, call: _Get) -> dict[str, Any]:
         try:
-            return _classify(call.what, await self._http.async_().get(call.url))
+            return _classify(call.where, await self._http.async_().get(call.url))
         except httpx.HTTPError as error:
-            raise transport_error(call.what, error) from None
+            raise transport_error(call.what, call.url, error) from None
 
     def _post(self, call: _Post) -> dict[str, Any]:
         form, headers = self._authenticated(call)
         try:
-            return _classify(call.what, self._http.sync().post(call.url, data=form,
-                                                               headers=headers))
+            return _classify(call.where, self._http.sync().post(call.url, data=form,
+                                                                headers=headers))
         except httpx.HTTPError as error:
-            raise transport_error(call.what, error) from None
+            raise transport_error(call.what, call.url, error) from None
 
     async def _apost(self, call: _Post) -> dict[str, Any]:
         form, headers = self._authenticated(call)
         try:
-            return _classify(call.what, await self._http.async_().post(call.url, data=form,
-                                                                       headers=headers))
+            return _classify(call.where, await self._http.async_().post(call.url, data=form,
+                                                                        headers=headers))
         except httpx.HTTPError as error:
-            raise transport_error(call.what, error) from None
+            raise transport_error(call.what, call.url, error) from None
 
 
 def _with_query(endpoint: str, params: Mapping[str, str]) -> str:
     return endpoint + ("&" if "?" in endpoint else "?") + urlencode(params)
 
 
-def _classify(what: str, response: httpx.Response) -> dict[str, Any]:
-    """Data, or the one error class that says what to do about the answer."""
+def _classify(where: str, response: httpx.Response) -> dict[str, Any]:
+    """Data, or the one error class that says what to do about the answer; ``where`` (what was
+    asked at which endpoint) goes into every message."""
     try:
         data = response.json() if response.content else {}
     except ValueError:
         data = None
     if response.is_success:
         if not isinstance(data, dict):
-            raise ProviderUnavailable(f"{what}: answer is not a JSON object")
+            raise ProviderUnavailable(f"{where}: answer is not a JSON object")
         return data
     code = str(data.get("error", "")) or None if isinstance(data, dict) else None
     message = (str(data.get("error_description") or response.reason_phrase)
                if isinstance(data, dict) else response.reason_phrase)
     # Only a 4xx can be a verdict; 429 and 5xx are the provider's trouble, whatever they say.
     if code in REJECTIONS and 400 <= response.status_code < 500 and response.status_code != 429:
-        raise ProviderRejected(message, code)
-    raise ProviderUnavailable(f"{what} answered HTTP {response.status_code}: {message}", code)
+        raise ProviderRejected(f"{message} ({where})", code)
+    raise ProviderUnavailable(f"{where} answered HTTP {response.status_code}: {message}", code)
 
 
-def _token_set(data: Mapping[str, Any], previous_refresh_token: str | None) -> TokenSet | None:
+def _token_set(
+    data: Mapping[str, Any], previous_refresh_token: str | None, where: str
+) -> TokenSet | None:
     """The token response; a rotated refresh token replaces the old, an absent one keeps it.
     None when there is no refresh token at all."""
     access = data.get("access_token")
     if not isinstance(access, str) or not access:
-        raise ProviderUnavailable("token answer has no access_token")
+        raise ProviderUnavailable(f"{where}: token answer has no access_token")
     refresh = data.get("refresh_token") or previous_refresh_token
     if not isinstance(refresh, str):
         return None

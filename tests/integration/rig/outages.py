@@ -22,12 +22,14 @@ class FlakyCognito:
     listening socket (connection refused); ``timeout`` accepts and never answers in time;
     ``http500`` answers Cognito's JSON InternalErrorException; ``html500`` and ``html502`` answer a
     load balancer's HTML error page; ``throttled`` answers 400 TooManyRequestsException;
-    ``error:<Name>`` answers 400 with the Cognito JSON error ``<Name>``; ``slow`` forwards
-    each call to moto after ``delay`` seconds (a provider slower than the client's timeout:
-    the call still happens there, after the client gave up).
+    ``html200`` a captive portal's 200 page (not JSON); ``http404`` a plain 404 (to a GET too:
+    a JWKS URL that is not there); ``error:<Name>`` answers 400 with the Cognito JSON error
+    ``<Name>``; ``slow`` forwards each call to moto after ``delay`` seconds (a provider slower
+    than the client's timeout: the call still happens there, after the client gave up).
     """
 
-    MODES = ("up", "refused", "timeout", "http500", "html500", "html502", "throttled", "slow")
+    MODES = ("up", "refused", "timeout", "http500", "html500", "html502", "throttled", "html200",
+             "http404", "slow")
 
     def __init__(self, upstream: str) -> None:
         self.upstream = upstream
@@ -59,6 +61,8 @@ class FlakyCognito:
                     self.wfile.write(payload)
                 except OSError:
                     pass  # the client gave up (timeout mode): nothing to answer to
+
+            do_GET = do_POST  # noqa: N815 (http.server's naming)
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass
@@ -104,6 +108,10 @@ class FlakyCognito:
             return 500, {"content-type": "text/html"}, b"<html><h1>500 Server Error</h1></html>"
         if mode == "html502":
             return 502, {"content-type": "text/html"}, b"<html><h1>502 Bad Gateway</h1></html>"
+        if mode == "html200":
+            return 200, {"content-type": "text/html"}, b"<html><h1>Sign in to Wi-Fi</h1></html>"
+        if mode == "http404":
+            return 404, {"content-type": "text/plain"}, b"Not Found"
         if mode == "throttled":
             mode = "error:TooManyRequestsException"
         if mode.startswith("error:"):

@@ -60,6 +60,7 @@ $(WRK):
 
 bench: $(VENV)/.test-installed $(WRK)
 	$(BIN)/python -m bench --loadgen wrk
+	$(BIN)/python -m bench.storms
 	$(BIN)/python -m bench.coordinators
 
 # Long-run fuzzing (docs/security.md, "Fuzzing"): libFuzzer through atheris, or hypothesis where

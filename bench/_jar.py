@@ -114,3 +114,8 @@ async def signed_in_header(config: CognitoConfig, clock: Clock) -> str:
     signs in on the emulator's clock, so that ``clockDrift`` is 0 there)."""
     pairs, _ = await _sign_in(SessionManager(config, clock=clock))
     return _header(_BEFORE + pairs + _AFTER)
+
+
+def filler_cookies() -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """The unrelated cookies a production site sets, before and after ours (copies)."""
+    return list(_BEFORE), list(_AFTER)

@@ -19,7 +19,8 @@ from ._micro import MicroResults, Timing
 from ._procs import REPO
 from ._server import STACKS
 
-__all__ = ["TARGETS", "TARGET_DECIDE_US", "Machine", "markdown", "table", "target_for"]
+__all__ = ["TARGETS", "TARGET_DECIDE_US", "Machine", "markdown", "table", "target_for",
+           "write_section"]
 
 #: From issue 9: the share of a trivial app's requests/s the middleware must keep, per server
 #: stack and traffic (same header, page views). The faster the stack, the more the same µs of
@@ -269,8 +270,8 @@ def table(run: Run) -> str:
             f"HTTP, valid session cookie: {run.rounds} interleaved rounds x "
             f"{run.seconds:g} s, medians ('page views': new path + GA4 cookie bumped per request)",
         ]
-        for row in ratio_table(h):
-            out.append("  " + row[0].ljust(38) + "".join(f"{c:<36}" for c in row[1:]))
+        for cells in ratio_table(h):
+            out.append("  " + cells[0].ljust(38) + "".join(f"{c:<36}" for c in cells[1:]))
         out += ["",
                 f"  {'stack':<19} {'server':<35} {'req/s':>7} {'vs bare':>8} {'result':<6} "
                 f"{'CPU/req':>8} {'vs bare':>8} {'result':<6} {'server CPU':>10} "
@@ -505,3 +506,12 @@ def markdown(run: Run) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def write_section(path: Path, marker: str, section: str) -> None:
+    """Replace the section that starts with ``marker`` (a heading) and everything after it, or
+    append it: the extra benches (storms, memory) add theirs to the file ``python -m bench``
+    regenerates, in the order ``make bench`` runs them."""
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    before = text.split(marker, 1)[0].rstrip("\n")
+    path.write_text((before + "\n\n" if before else "") + section, encoding="utf-8")

@@ -35,6 +35,7 @@ from ssrauth import CognitoConfig, ManualClock
 from ._http import _config_json
 from ._jar import PASSWORD, USERNAME, signed_in_header
 from ._procs import REPO, Child, child_env, plan_pinning
+from ._report import write_section
 
 __all__ = ["main"]
 
@@ -242,12 +243,6 @@ def _markdown(results: list[StormResult]) -> str:
     ])
 
 
-def _write(path: Path, section: str) -> None:
-    text = path.read_text(encoding="utf-8") if path.exists() else ""
-    before = text.split(MARKER, 1)[0].rstrip("\n")
-    path.write_text((before + "\n\n" if before else "") + section, encoding="utf-8")
-
-
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.storms", description=__doc__)
     parser.add_argument("--runners", default="uvicorn,gunicorn")
@@ -279,7 +274,7 @@ def main(argv: list[str]) -> int:
     section = _markdown(results)
     print(section)
     if not args.no_write:
-        _write(args.output, section)
+        write_section(args.output, MARKER, section)
         print(f"wrote the storm section of {args.output}")
     return 0
 

@@ -449,7 +449,8 @@ def test_settled_hands_back_the_quiet_decision_of_the_same_request_only() -> Non
     assert core.settled(header, "/", HOST, keys, NOW) is None  # nothing decided yet
     decision = core.decide(header, RequestTarget("/", HOST), keys, NOW)
     settled = core.settled(header, "/", HOST, keys, NOW + 1)
-    assert settled is not None and settled.decision is decision
+    assert settled is not None
+    assert settled.decision is decision
     assert settled.outcome == core.keep(decision)
     assert core.settled(header, "/other", HOST, keys, NOW + 1) is None  # another path
     assert core.settled(header, "/", "other.example", keys, NOW + 1) is None  # another host
@@ -462,7 +463,8 @@ def test_settled_never_hands_back_a_decision_with_work_to_do() -> None:
     jar, _, _ = two_generations("old-deep")
     header = jar.cookie_header("/app")
     decision = core.decide(header, RequestTarget("/app", HOST), keys, NOW)
-    assert decision.state is State.AUTHENTICATED and decision.duplicates
+    assert decision.state is State.AUTHENTICATED
+    assert decision.duplicates
     assert not decision.is_quiet
     assert core.settled(header, "/app", HOST, keys, NOW) is None  # the tidy plan must be sent
 
@@ -476,7 +478,8 @@ def test_a_page_view_reuses_the_decision_on_a_new_path_with_its_own_target() -> 
     assert later.session is first.session
     assert later.target == RequestTarget("/pages/2", HOST)
     settled = core.settled(changed, "/pages/2", HOST, keys, NOW + 1)
-    assert settled is not None and settled.decision is later
+    assert settled is not None
+    assert settled.decision is later
 
 
 @pytest.mark.parametrize(("clock_drift", "margin_entered_at"), [("0", 3595), ("10000", 3585)])

@@ -52,8 +52,15 @@ test: lint $(CHROMIUM) $(AMPLIFY)/dist/amplify-page.js $(OIDC_IDP)/node_modules/
 	if [ $$status -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; \
 	exit $$status
 
-bench: $(VENV)/.test-installed
-	$(BIN)/python -m bench
+# The HTTP load generator the figures in docs/performance.md are measured with; apt installs it
+# when missing, as Chromium for the tests (the bench alone falls back to a Python client).
+WRK := /usr/bin/wrk
+$(WRK):
+	.ci/apt-install wrk
+
+bench: $(VENV)/.test-installed $(WRK)
+	$(BIN)/python -m bench --loadgen wrk
+	$(BIN)/python -m bench.storms
 	$(BIN)/python -m bench.coordinators
 
 # Long-run fuzzing (docs/security.md, "Fuzzing"): libFuzzer through atheris, or hypothesis where

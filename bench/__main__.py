@@ -9,19 +9,25 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import socket
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 from ssrauth import CognitoConfig
 
-from ._http import Servers, check_servers, run_http
+from ._http import COORDINATORS, Servers, cells_for, check_servers, run_http
 from ._jar import PASSWORD, USERNAME, build_jar
 from ._load import choose_generator
 from ._micro import profile_decide, run_micro
 from ._procs import REPO, Child, plan_pinning
 from ._report import TARGET_DECIDE_US, Machine, Run, markdown, table
-from ._server import MODES
+from ._server import STACKS
+
+#: Where the Redis coordinator's servers keep their keys (a prefix of their own: the machine's
+#: Redis is shared with the test suite).
+REDIS_URL = "redis://127.0.0.1:6379/0?prefix=ssrauth-bench-http:"
 
 
 def _arguments(argv: list[str]) -> argparse.Namespace:
@@ -37,6 +43,10 @@ def _arguments(argv: list[str]) -> argparse.Namespace:
                         help="wrk if installed (auto), or force one")
     parser.add_argument("--calls", type=int, default=20_000,
                         help="calls of decide on the valid header (20000)")
+    parser.add_argument("--stacks", default=",".join(STACKS),
+                        help="server stacks, comma-separated (h11,httptools)")
+    parser.add_argument("--coordinators", default=",".join(COORDINATORS),
+                        help="coordinators of the ssrauth servers (local,sqlite,redis)")
     parser.add_argument("--no-http", action="store_true", help="core timings only")
     parser.add_argument("--profile", action="store_true",
                         help="print a cProfile of the decide loop (also done on a MISS)")
@@ -51,7 +61,21 @@ def _arguments(argv: list[str]) -> argparse.Namespace:
         args.no_write = True
     if args.rounds < 1 or args.seconds <= 0 or args.connections < 1 or args.calls < 100:
         parser.error("rounds, seconds, connections and calls must be positive (calls >= 100)")
+    args.stacks = tuple(s for s in args.stacks.split(",") if s)
+    args.coordinators = tuple(c for c in args.coordinators.split(",") if c)
+    if not args.stacks or set(args.stacks) - set(STACKS):
+        parser.error(f"--stacks: choose from {', '.join(STACKS)}")
+    if "local" not in args.coordinators or set(args.coordinators) - set(COORDINATORS):
+        parser.error(f"--coordinators: local and any of {', '.join(COORDINATORS[1:])}")
     return args
+
+
+def _redis_reachable() -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", 6379), timeout=2).close()
+    except OSError:
+        return False
+    return True
 
 
 def _say(text: str) -> None:
@@ -71,6 +95,8 @@ def main(argv: list[str]) -> int:
     emulator = Child("Cognito emulator", "bench._emulator", [USERNAME, PASSWORD],
                      cpu=pinning.load_cpu, pinning=pinning)
     servers: Servers | None = None
+    scratch = tempfile.TemporaryDirectory(prefix="ssrauth-bench-")
+    folder = Path(scratch.name)
     try:
         config = CognitoConfig(**emulator.handshake(timeout=120))
         jar = asyncio.run(build_jar(config))
@@ -90,19 +116,28 @@ def main(argv: list[str]) -> int:
 
         http = None
         if not args.no_http:
-            _say("starting uvicorn servers: " + ", ".join(MODES))
-            servers = Servers(MODES, config, pinning)
+            coordinators = args.coordinators
+            if "redis" in coordinators and not _redis_reachable():
+                _say("WARNING: Redis is not reachable on 127.0.0.1:6379: its row is left out")
+                coordinators = tuple(c for c in coordinators if c != "redis")
+            cells = cells_for(args.stacks, coordinators)
+            specs = tuple(dict.fromkeys(cell.server for cell in cells))
+            urls = {"local": "local", "sqlite": f"sqlite://{folder / 'ssrauth-bench.db'}",
+                    "redis": REDIS_URL}
+            _say(f"starting {len(specs)} uvicorn servers: " + ", ".join(s.key for s in specs))
+            servers = Servers(specs, config, pinning, urls)
             problems = check_servers(servers, jar.valid, jar.username)
             for problem in problems:
                 _say(f"WARNING: {problem}")
             pinning.pin_self(pinning.load_cpu)
             _say(f"HTTP rounds: {args.rounds} x {args.seconds:g} s per server ...")
-            http = run_http(servers, generator, jar.valid, rounds=args.rounds,
+            http = run_http(servers, cells, generator, jar.valid, rounds=args.rounds,
                             seconds=args.seconds, warmup=args.warmup, progress=_say)
     finally:
         if servers is not None:
             servers.stop()
         emulator.stop()
+        scratch.cleanup()
 
     run = Run(machine=machine, micro=micro, http=http, generator=generator_line.split(": ", 1)[1]
               if http is not None else "", pinning=pinning.describe(), rounds=args.rounds,

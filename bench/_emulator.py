@@ -2,7 +2,9 @@
 
 It lives in its own process so that moto's threads never share an interpreter (and its GIL) with
 a server being measured. It prints its coordinates as one JSON line, then serves until its stdin
-is closed (by the bench, or by the bench dying).
+is closed (by the bench, or by the bench dying). Lines on stdin are commands, each answered with
+one JSON line: ``advance SECONDS`` moves the emulator's token clock (tokens minted afterwards are
+that much later), ``refreshes`` answers how many refresh calls reached it since ``reset``.
 
 Usage: ``python -m bench._emulator USERNAME PASSWORD``
 """
@@ -18,7 +20,8 @@ from ssrauth.emulator import CognitoEmulator
 
 def main(argv: list[str]) -> int:
     username, password = argv
-    with CognitoEmulator(ManualClock()) as emulator:
+    clock = ManualClock()
+    with CognitoEmulator(clock) as emulator:
         emulator.create_user(username, password, email=username)
         print(json.dumps({
             "user_pool_id": emulator.user_pool_id,
@@ -26,7 +29,13 @@ def main(argv: list[str]) -> int:
             "region": emulator.region,
             "endpoint_url": emulator.url,
         }), flush=True)
-        sys.stdin.read()  # EOF when the bench closes our stdin or exits
+        for line in sys.stdin:  # ends at EOF: the bench closed our stdin or exited
+            command, _, argument = line.strip().partition(" ")
+            if command == "advance":
+                clock.advance(float(argument))
+            elif command == "reset":
+                emulator.reset_calls()
+            print(json.dumps({"refreshes": emulator.refresh_calls()}), flush=True)
     return 0
 
 

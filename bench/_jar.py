@@ -12,7 +12,7 @@ import base64
 import hashlib
 from dataclasses import dataclass
 
-from ssrauth import CognitoConfig, SessionManager, TokenSet
+from ssrauth import Clock, CognitoConfig, SessionManager, TokenSet
 
 __all__ = ["GA_LAST_HIT", "Jar", "build_jar", "split_at_last_hit"]
 
@@ -107,3 +107,15 @@ async def build_jar(config: CognitoConfig) -> Jar:
     valid = _header(_BEFORE + newer + _AFTER)
     duplicate = _header(_BEFORE + newer + older + _AFTER)
     return Jar(valid=valid, duplicate=duplicate, fresh_tokens=fresh, username=USERNAME)
+
+
+async def signed_in_header(config: CognitoConfig, clock: Clock) -> str:
+    """One sign-in's Cookie header among the unrelated cookies, on ``clock`` (the storm bench
+    signs in on the emulator's clock, so that ``clockDrift`` is 0 there)."""
+    pairs, _ = await _sign_in(SessionManager(config, clock=clock))
+    return _header(_BEFORE + pairs + _AFTER)
+
+
+def filler_cookies() -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """The unrelated cookies a production site sets, before and after ours (copies)."""
+    return list(_BEFORE), list(_AFTER)

@@ -128,8 +128,9 @@ class Child:
                 return data
             if self.process.poll() is not None:
                 break
+        said = self.errors()  # before stop() closes the file it is kept in
         self.stop()
-        raise RuntimeError(f"{self.name} did not start within {timeout:.0f} s:\n{self.errors()}")
+        raise RuntimeError(f"{self.name} did not start within {timeout:.0f} s:\n{said}")
 
     def errors(self) -> str:
         self._stderr.seek(0)

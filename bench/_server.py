@@ -9,15 +9,21 @@ difference between them is what runs before the handler:
   app without a verification cache would do it. A reference point that shows how much a
   single RSA check costs on this machine; not a target.
 
-Usage: ``python -m bench._server MODE CONFIG_JSON`` prints ``{"port": ...}`` once it listens.
+Each runs on one of two server stacks (``STACKS``): uvicorn's pure-Python h11 on asyncio, or
+httptools on uvloop (what ``uvicorn[standard]`` picks), and the ssrauth app with one of the
+coordinators (``local``, or a ``sqlite://``/``redis://`` URL, through ``SSRAUTH_COORDINATOR``).
+
+Usage: ``python -m bench._server MODE STACK COORDINATOR CONFIG_JSON`` prints
+``{"port": ...}`` once it listens.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
+import os
 import socket
 import sys
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -34,9 +40,27 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from ssrauth import CognitoConfig, SessionManager
 from ssrauth.starlette import SsrAuthMiddleware
 
-__all__ = ["MODES", "build_app", "config_from_json"]
+__all__ = ["MODES", "STACKS", "Stack", "build_app", "config_from_json"]
 
 MODES = ("bare", "ssrauth", "naive")
+
+
+@dataclass(frozen=True, slots=True)
+class Stack:
+    """A uvicorn server stack: its HTTP parser and event loop."""
+
+    key: str
+    http: str
+    loop: str
+    label: str
+
+
+#: Both stacks a production deployment meets: uvicorn alone (pure-Python h11 on asyncio) and
+#: ``uvicorn[standard]`` (httptools' C parser on uvloop), where the same µs weigh more.
+STACKS = {
+    "h11": Stack("h11", "h11", "asyncio", "h11 + asyncio"),
+    "httptools": Stack("httptools", "httptools", "uvloop", "httptools + uvloop"),
+}
 
 
 async def index(request: Request) -> PlainTextResponse:  # noqa: ARG001 - Starlette's signature
@@ -105,18 +129,16 @@ def build_app(mode: str, config: CognitoConfig) -> ASGIApp:
     raise ValueError(f"unknown mode {mode!r}")
 
 
-def _loop_name(configured: str) -> str:
-    """What uvicorn's "auto" loop resolves to: uvloop when it is installed, else asyncio."""
-    if configured != "auto":
-        return configured
-    return "uvloop" if importlib.util.find_spec("uvloop") is not None else "asyncio"
-
-
 def main(argv: list[str]) -> int:
-    mode, config_json = argv
+    mode, stack_key, coordinator, config_json = argv
+    stack = STACKS[stack_key]
+    # The manager reads its coordinator from the documented environment variable.
+    os.environ["SSRAUTH_COORDINATOR"] = coordinator
     app = build_app(mode, config_from_json(config_json))
-    # What `uvicorn app:app --no-access-log` does, on a socket we bind so we can report its port.
-    config = uvicorn.Config(app, access_log=False, log_level="warning", lifespan="off")
+    # What `uvicorn app:app --no-access-log --http H --loop L` does, on a socket we bind so we
+    # can report its port.
+    config = uvicorn.Config(app, access_log=False, log_level="warning", lifespan="off",
+                            http=stack.http, loop=stack.loop)
     config.load()
     # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY on accepted sockets only when the listening
     # socket says it is TCP, and without it every response waits ~40 ms for a delayed ACK.
@@ -127,7 +149,7 @@ def main(argv: list[str]) -> int:
     print(json.dumps({
         "port": sock.getsockname()[1],
         "http": config.http_protocol_class.__name__,  # H11Protocol or HttpToolsProtocol
-        "loop": _loop_name(str(config.loop)),
+        "loop": stack.loop,
     }), flush=True)
     uvicorn.Server(config).run(sockets=[sock])
     return 0

@@ -60,27 +60,29 @@ class SsrAuthMiddleware:
         self.close_on_shutdown = close_on_shutdown
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan" and self.close_on_shutdown:
-            await self.app(scope, receive, self._closing_at_shutdown(send))
-            return
-        if scope["type"] not in ("http", "websocket"):
-            await self.app(scope, receive, send)
-            return
-        if scope.get("scheme", "http") == "http":  # plain http only: Secure cookies dropped?
-            watch_asgi(self.manager, scope)
-        auth = await self.manager.aload(*_request_parts(scope))
-        _attach(scope, auth)
-        if scope["type"] == "websocket":
+        kind = scope["type"]
+        if kind == "http":  # first: every request of the app comes this way
+            if scope.get("scheme", "http") == "http":  # plain http only: Secure cookies dropped?
+                watch_asgi(self.manager, scope)
+            _attach(scope, await self.manager.aload(*_request_parts(scope)))
+
+            async def send_with_cookies(message: Message) -> None:
+                # Cheap when nothing is added (nearly every response): one comparison on the
+                # body messages, one check on the start; the headers are left unread.
+                if message["type"] == "http.response.start":
+                    auth = scope[SCOPE_KEY]
+                    if not nothing_to_add(auth):
+                        await _add_cookie_headers(message, auth)
+                await send(message)
+
+            await self.app(scope, receive, send_with_cookies)
+        elif kind == "websocket":
+            _attach(scope, await self.manager.aload(*_request_parts(scope)))
             await self.app(scope, receive, send)  # no response headers to add on a websocket
-            return
-
-        async def send_with_cookies(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                await _add_cookie_headers(message, scope[SCOPE_KEY])
-            await send(message)
-
-        await self.app(scope, receive, send_with_cookies)
-
+        elif kind == "lifespan" and self.close_on_shutdown:
+            await self.app(scope, receive, self._closing_at_shutdown(send))
+        else:
+            await self.app(scope, receive, send)
 
     def _closing_at_shutdown(self, send: Send) -> Send:
         """The app's lifespan ``send``: the manager closes before the server hears that the
@@ -134,8 +136,6 @@ def _attach(scope: Scope, auth: RequestAuth) -> None:
 
 
 async def _add_cookie_headers(message: Message, auth: RequestAuth) -> None:
-    if nothing_to_add(auth):
-        return
     headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in message.get("headers", [])]
     merged = await amerged_headers(auth, headers)
     if merged is not None:

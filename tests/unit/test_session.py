@@ -443,6 +443,45 @@ def test_settled_decision_is_reused_for_the_same_header_and_keys() -> None:
     assert core.decide(header, target, jwks(), NOW + 1) is not first  # new key set: judge again
 
 
+def test_settled_hands_back_the_quiet_decision_of_the_same_request_only() -> None:
+    core, keys = rules(), jwks()
+    header = signed_in_header("alice", iat=NOW - 60)
+    assert core.settled(header, "/", HOST, keys, NOW) is None  # nothing decided yet
+    decision = core.decide(header, RequestTarget("/", HOST), keys, NOW)
+    settled = core.settled(header, "/", HOST, keys, NOW + 1)
+    assert settled is not None
+    assert settled.decision is decision
+    assert settled.outcome == core.keep(decision)
+    assert core.settled(header, "/other", HOST, keys, NOW + 1) is None  # another path
+    assert core.settled(header, "/", "other.example", keys, NOW + 1) is None  # another host
+    assert core.settled(header, "/", HOST, jwks(), NOW + 1) is None  # another key set
+    assert core.settled(header, "/", HOST, keys, NOW + 3600) is None  # inside the margin
+
+
+def test_settled_never_hands_back_a_decision_with_work_to_do() -> None:
+    core, keys = rules(), jwks()
+    jar, _, _ = two_generations("old-deep")
+    header = jar.cookie_header("/app")
+    decision = core.decide(header, RequestTarget("/app", HOST), keys, NOW)
+    assert decision.state is State.AUTHENTICATED
+    assert decision.duplicates
+    assert not decision.is_quiet
+    assert core.settled(header, "/app", HOST, keys, NOW) is None  # the tidy plan must be sent
+
+
+def test_a_page_view_reuses_the_decision_on_a_new_path_with_its_own_target() -> None:
+    core, keys = rules(), jwks()
+    header = signed_in_header("alice", iat=NOW - 60)
+    first = core.decide(header, RequestTarget("/", HOST), keys, NOW)
+    changed = header + "; _ga_X=GS1.1.2"  # another site's cookie changed: ours did not
+    later = core.decide(changed, RequestTarget("/pages/2", HOST), keys, NOW + 1)
+    assert later.session is first.session
+    assert later.target == RequestTarget("/pages/2", HOST)
+    settled = core.settled(changed, "/pages/2", HOST, keys, NOW + 1)
+    assert settled is not None
+    assert settled.decision is later
+
+
 @pytest.mark.parametrize(("clock_drift", "margin_entered_at"), [("0", 3595), ("10000", 3585)])
 def test_remembered_decision_expires_when_the_refresh_margin_begins(
     clock_drift: str, margin_entered_at: int

@@ -28,11 +28,16 @@ from .tokens import (
 )
 from .verify import TokenVerifier
 
-__all__ = ["Decision", "Outcome", "Session", "SessionRules", "State"]
+__all__ = ["Decision", "Outcome", "Session", "SessionRules", "Settled", "State"]
 
 #: Amplify refreshes when ``now + clockDrift + 5 s > exp`` (``isTokenExpired``): the same margin
 #: means the server and Amplify JS in the page agree on when a token is stale.
 DEFAULT_REFRESH_MARGIN = 5.0
+
+#: Requests whose settled decisions are remembered, per memo (one keyed by the whole request,
+#: one by our cookies). Each entry is a few KB (the header, the verified tokens it shares with
+#: the verification cache): the default holds a busy worker's active users in a few tens of MB.
+DEFAULT_MEMO_SIZE = 4096
 
 #: Largest Cookie header whose decision is memoised (nginx's default request-header buffer).
 _MEMO_HEADER_LIMIT = 8192
@@ -121,6 +126,17 @@ class Decision:
     #: the (memoised) decision instead of hashing ~1.7 KB Cognito refresh tokens per request.
     refresh_digests: tuple[bytes, ...] = dataclasses.field(default=(), repr=False)
 
+    @property
+    def is_quiet(self) -> bool:
+        """Nearly every request: nothing to fetch, refresh or report. Once the coordinator
+        confirms no sign-out, such a decision stands as it is (:meth:`SessionRules.keep`)."""
+        return (
+            self.state is not State.NEEDS_REFRESH
+            and not self.unknown_kids
+            and not self.duplicates
+            and not self.invalid_tokens
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
@@ -132,6 +148,20 @@ class Outcome:
     #: The tokens just written (sign-in or refresh), so a sign-out in the same request can
     #: revoke the newest refresh token too.
     tokens: TokenSet | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Settled:
+    """A quiet decision remembered for one exact request (Cookie header, path, host), with the
+    outcome it stands for: what the per-request fast path hands back without deciding again."""
+
+    decision: Decision
+    outcome: Outcome
+
+
+#: A remembered decision: the key set it was made with, until when it holds (the tokens enter
+#: the refresh margin then), the decision, and its outcome when the decision is quiet.
+_Remembered = tuple[JwkSet, float, Decision, Settled | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +185,7 @@ class SessionRules:
         verifier: TokenVerifier,
         policy: CookiePolicy,
         refresh_margin: float = DEFAULT_REFRESH_MARGIN,
+        memo_size: int = DEFAULT_MEMO_SIZE,
     ) -> None:
         self.keys = keys
         self.verifier = verifier
@@ -162,45 +193,67 @@ class SessionRules:
         self.refresh_margin = refresh_margin
         # A browser repeats one Cookie header on every request until something changes, so a
         # settled "authenticated" decision is remembered until its tokens enter the refresh
-        # margin (``valid_until``), for the key set it was made with.
-        self._settled: Memo[tuple[str, RequestTarget], tuple[JwkSet, float, Decision]] = Memo(
-            1024
-        )
+        # margin (``valid_until``), for the key set it was made with. Keyed by plain strings
+        # (header, path, host): hashing a ``RequestTarget`` runs Python code on every request.
+        self._settled: Memo[tuple[str, str, str], _Remembered] = Memo(memo_size)
         # Keyed by our cookies only: a header that differs in someone else's cookie (analytics
         # rewrite theirs on every page view) or a request for another path still finds the
         # decision. Only the target differs then, and it matters only to a non-empty plan.
-        self._settled_auth: Memo[tuple[str, ...], tuple[JwkSet, float, Decision]] = Memo(1024)
+        self._settled_auth: Memo[tuple[str, ...], _Remembered] = Memo(memo_size)
 
     # -- reading -------------------------------------------------------------------------------
+
+    def settled(
+        self, cookie_header: str, path: str, host: str, jwks: JwkSet, now: float
+    ) -> Settled | None:
+        """The quiet decision made for exactly this request before and still valid at ``now``
+        under ``jwks``, with its outcome; None when :meth:`decide` must be asked. The per-request
+        fast path: a browser repeats one Cookie header on every request of a page."""
+        remembered = self._settled.get((cookie_header, path, host))
+        if remembered is not None and remembered[0] is jwks and now < remembered[1]:
+            return remembered[3]
+        return None
 
     def decide(
         self, cookie_header: str, target: RequestTarget, jwks: JwkSet, now: float
     ) -> Decision:
         """What the cookies of one request say at ``now``, verified against ``jwks``."""
-        key = (cookie_header, target)
-        settled = self._settled.get(key)
-        if settled is not None and settled[0] is jwks and now < settled[1]:
-            return settled[2]
+        key = (cookie_header, target.path, target.host)
+        remembered = self._settled.get(key)
+        if remembered is not None and remembered[0] is jwks and now < remembered[1]:
+            return remembered[2]
         pieces = auth_pieces(cookie_header, self.keys.prefix)
-        settled = self._settled_auth.get(pieces)
-        if settled is not None and settled[0] is jwks and now < settled[1]:
-            decision = settled[2]
+        remembered = self._settled_auth.get(pieces)
+        if remembered is not None and remembered[0] is jwks and now < remembered[1]:
+            decision = remembered[2]
             if decision.target != target:
                 if decision.plan:
-                    settled = None  # a tidy plan's deletions depend on the path and host
+                    remembered = None  # a tidy plan's deletions depend on the path and host
                 else:
                     decision = _retarget(decision, target)
-                    settled = (jwks, settled[1], decision)
-            if settled is not None:
-                self._settled.put(key, settled)
+                    remembered = (jwks, remembered[1], decision, self._quiet(decision))
+            if remembered is not None:
+                self._remember(key, cookie_header, remembered)
                 return decision
         decision, valid_until = self._decide(pieces, target, jwks, now)
+        if valid_until is not None:
+            remembered = (jwks, valid_until, decision, self._quiet(decision))
+            if self._remember(key, cookie_header, remembered):
+                self._settled_auth.put(pieces, remembered)
+        return decision
+
+    @staticmethod
+    def _quiet(decision: Decision) -> Settled | None:
+        return Settled(decision, _kept(decision)) if decision.is_quiet else None
+
+    def _remember(self, key: tuple[str, str, str], cookie_header: str,
+                  remembered: _Remembered) -> bool:
         # Only headers of a sane size are remembered: the memo must not become a way to pin
         # megabytes of padded cookies in memory.
-        if valid_until is not None and len(cookie_header) <= _MEMO_HEADER_LIMIT:
-            self._settled.put(key, (jwks, valid_until, decision))
-            self._settled_auth.put(pieces, (jwks, valid_until, decision))
-        return decision
+        if len(cookie_header) > _MEMO_HEADER_LIMIT:
+            return False
+        self._settled.put(key, remembered)
+        return True
 
     def _decide(
         self, pieces: tuple[str, ...], target: RequestTarget, jwks: JwkSet, now: float
@@ -362,7 +415,7 @@ class SessionRules:
 
     def keep(self, decision: Decision) -> Outcome:
         """Nothing was refreshed (not needed, or the provider is unavailable): tidy only."""
-        return Outcome(decision.session, decision.plan, decision.reason)
+        return _kept(decision)
 
     def after_refresh(
         self, decision: Decision, tokens: TokenSet, jwks: JwkSet, now: float
@@ -542,6 +595,10 @@ class SessionRules:
             if copy.field in self.keys.session_fields or copy.field == LAST_AUTH_USER:
                 builder.delete(copy.raw_name)
         return builder.build()
+
+
+def _kept(decision: Decision) -> Outcome:
+    return Outcome(decision.session, decision.plan, decision.reason)
 
 
 def _retarget(d: Decision, target: RequestTarget) -> Decision:

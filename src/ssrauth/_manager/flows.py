@@ -111,12 +111,7 @@ class Flows:
     def is_quiet(decision: Decision) -> bool:
         """Nearly every request: nothing to fetch, refresh or report; once the coordinator
         confirms no sign-out, the decision stands as it is."""
-        return (
-            decision.state is not State.NEEDS_REFRESH
-            and not decision.unknown_kids
-            and not decision.duplicates
-            and not decision.invalid_tokens
-        )
+        return decision.is_quiet
 
     def load(
         self, cookie_header: str, target: RequestTarget, first: Decision | None

@@ -25,7 +25,7 @@ from .._core.clock import Clock, SystemClock
 from .._core.errors import ConfigError, ProviderRejected, ProviderTimeout, ProviderUnavailable
 from .._core.events import Event, Events
 from .._core.plan import RequestTarget
-from .._core.session import Decision, Outcome, Session, SessionRules
+from .._core.session import Decision, Outcome, Session, SessionRules, Settled
 from .._core.signin_state import SignInState, StateCookie, state_cookie
 from .._core.steps import Handlers, adrive, drive
 from .._core.tokens import JwkSet, TokenSet, token_digest
@@ -126,22 +126,34 @@ class SessionManager:
 
     def load(self, cookie_header: str, path: str, host: str) -> RequestAuth:
         """Read (and if needed refresh) the session of one request. Never raises on bad input."""
+        settled = self._settled(cookie_header, path, host)
+        if settled is not None and not self._revoked(settled.decision.refresh_digests):
+            return RequestAuth(self, settled.decision, settled.outcome, None, cookie_header)
         target = RequestTarget(path or "/", host)
         first = self._flows.first_look(cookie_header, target)
-        if first is not None and self._flows.is_quiet(first) and not self._revoked(
-                first.refresh_digests):
+        if first is not None and first.is_quiet and not self._revoked(first.refresh_digests):
             return RequestAuth(self, first, self.rules.keep(first), None, cookie_header)
         loaded = drive(self._flows.load(cookie_header, target, first), self._handlers)
         return self._request(loaded, cookie_header)
 
     async def aload(self, cookie_header: str, path: str, host: str) -> RequestAuth:
+        settled = self._settled(cookie_header, path, host)
+        if settled is not None and not await self._arevoked(settled.decision.refresh_digests):
+            return RequestAuth(self, settled.decision, settled.outcome, None, cookie_header)
         target = RequestTarget(path or "/", host)
         first = self._flows.first_look(cookie_header, target)
-        if first is not None and self._flows.is_quiet(first) and not await self._arevoked(
+        if first is not None and first.is_quiet and not await self._arevoked(
                 first.refresh_digests):
             return RequestAuth(self, first, self.rules.keep(first), None, cookie_header)
         loaded = await adrive(self._flows.load(cookie_header, target, first), self._handlers)
         return self._request(loaded, cookie_header)
+
+    def _settled(self, cookie_header: str, path: str, host: str) -> Settled | None:
+        """The fast path of nearly every request: the same Cookie header on the same page as
+        before, its quiet decision and outcome remembered by the core; no request target, no
+        protocol machinery, only the sign-out check left to do."""
+        return self.rules.settled(cookie_header, path or "/", host, self.jwks.current,
+                                  self.clock.now())
 
     def _request(self, loaded: Loaded, cookie_header: str) -> RequestAuth:
         return RequestAuth(self, loaded.decision, loaded.outcome, loaded.unavailable,

@@ -481,6 +481,14 @@ def run_hypothesis(name: str, examples: int, first_seed: int, deadline: float) -
     return count
 
 
+def hang_after(deadline: float) -> int:
+    """libFuzzer's own ``-timeout``, in seconds: only a backstop for a hang, far above the
+    deadline. The deadline is the oracle (:func:`timed_by` times a slow input twice); a 2 ms
+    ``decide`` input once stalled 12 s while the shared 2-core machine ran other suites (load
+    7), and libFuzzer's 10 s then ended the run on a pause, not a finding."""
+    return max(120, int(deadline * 120))
+
+
 def run_atheris(name: str, examples: int, seed: int, deadline: float) -> int:
     """``examples`` libFuzzer runs in a child process (libFuzzer owns its process and exits);
     returns how many ran, from libFuzzer's own count."""
@@ -488,7 +496,7 @@ def run_atheris(name: str, examples: int, seed: int, deadline: float) -> int:
         child = subprocess.run(
             [sys.executable, "-m", "bench._fuzz_worker", name, f"--deadline={deadline}",
              f"-runs={examples}", f"-seed={seed + 1}", f"-max_len={MAX_LEN}",
-             f"-timeout={max(10, int(deadline * 10))}", "-rss_limit_mb=4096",
+             f"-timeout={hang_after(deadline)}", "-rss_limit_mb=4096",
              f"-artifact_prefix={os.getcwd()}/fuzz-{name}-", "-print_final_stats=1", corpus],
             capture_output=True, text=True, check=False, cwd=os.getcwd())
     done = re.search(r"Done (\d+) runs", child.stderr)

@@ -18,6 +18,7 @@ from typing import Any, TypeVar, cast
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.core.handlers.asgi import ASGIRequest
 from django.http import HttpRequest, HttpResponseBase, JsonResponse
 from django.utils.module_loading import import_string
 
@@ -57,14 +58,16 @@ class SsrAuthMiddleware:
         auth = self.manager.load(*_request_parts(request))
         request.ssrauth = auth
         response = self.get_response(request)
-        _put_headers(response, added_headers(auth, _app_set_cookies(response)))
+        _put_headers(response, added_headers(auth, _app_set_cookies(response)),
+                     ascii_only=isinstance(request, ASGIRequest))
         return response
 
     async def _acall(self, request: HttpRequest) -> Any:
         auth = await self.manager.aload(*_request_parts(request))
         request.ssrauth = auth
         response = await self.get_response(request)
-        _put_headers(response, await aadded_headers(auth, _app_set_cookies(response)))
+        _put_headers(response, await aadded_headers(auth, _app_set_cookies(response)),
+                     ascii_only=isinstance(request, ASGIRequest))
         return response
 
 
@@ -191,11 +194,20 @@ def _app_set_cookies(response: HttpResponseBase) -> Iterator[tuple[str, str]]:
         yield "Set-Cookie", response.headers["Set-Cookie"]
 
 
-def _put_headers(response: HttpResponseBase, added: list[tuple[str, str]]) -> None:
+def _put_headers(response: HttpResponseBase, added: list[tuple[str, str]], *,
+                 ascii_only: bool) -> None:
+    """``added`` on ``response``. Under the ASGI handler (``ascii_only``) a Set-Cookie line
+    beyond ASCII is left out: Django's ``ASGIHandler.send_response`` encodes each cookie line
+    as ASCII and would end the response with ``UnicodeEncodeError`` (found by ``make fuzz``).
+    Such a line only deletes a copy whose name the browser sent with bytes beyond ASCII (a raw
+    spelling of a user name, junk); that copy stays. The WSGI handler sends it (latin-1, PEP
+    3333), as every other adapter does."""
     cookies = response.cookies
     for name, value in added:
         if name.lower() != "set-cookie":
             response.headers[name] = value
+            continue
+        if ascii_only and not value.isascii():
             continue
         line = _SetCookieLine(value)
         # A write takes the name as its key (code reading response.cookies[name], and Django's

@@ -18,13 +18,15 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import uvicorn
-from playwright.sync_api import BrowserContext, Page
+from playwright.sync_api import BrowserContext, Page, expect
 from starlette.types import ASGIApp
 
 from ssrauth import CookiePolicy, ManualClock, SessionManager
+from ssrauth.demo import create_app
 from ssrauth.emulator import CognitoEmulator
 from tests.accounts import PASSWORD
 
@@ -94,6 +96,17 @@ def demo_policy() -> CookiePolicy:
     """Plain http on loopback: Secure off (see the demo); the site's parent domain configured."""
     return CookiePolicy(secure=False, domain=SITE)
 
+@contextmanager
+def running_demo(policy: CookiePolicy) -> Iterator[Demo]:
+    """The demo app on a fresh emulator under ``policy``, served for the browser."""
+    clock = ManualClock()
+    with CognitoEmulator(clock) as emulator:
+        emulator.create_user(USERNAME, PASSWORD, email=USERNAME, email_verified="true")
+        manager = SessionManager(emulator.config(cookie_policy=policy), clock=clock)
+        app = create_app(emulator, manager=manager, demo_user=(USERNAME, PASSWORD))
+        with serve(app) as port:
+            yield Demo(f"http://{APP_HOST}:{port}", emulator, clock, manager)
+
 
 def auth_cookies(context: BrowserContext, prefix: str = PREFIX) -> list[dict[str, Any]]:
     """The browser's own jar, auth cookies only (every client id)."""
@@ -111,6 +124,20 @@ def assert_one_canonical_copy_each(context: BrowserContext,
     assert [name for name, n in copies.items() if n > 1] == []
     assert {(c["path"], c["domain"]) for c in cookies} == {("/", "." + SITE)}
     return {c["name"]: c["value"] for c in cookies}
+
+
+def sign_in(context: BrowserContext, demo: Demo, screenshot: Path | None = None) -> Page:
+    """Sign in through the demo's form; returns the dashboard page."""
+    page = context.new_page()
+    page.goto(demo.url + "/")
+    if screenshot is not None:
+        page.screenshot(path=screenshot)
+    page.fill("input[name=username]", demo.username)
+    page.fill("input[name=password]", demo.password)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/dashboard")
+    expect(page.locator("#status")).to_have_text("200")
+    return page
 
 
 def start_fetch(page: Page, url: str) -> None:

@@ -11,20 +11,15 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Playwright, sync_playwright
 
-from ssrauth import ManualClock, SessionManager
-from ssrauth.demo import create_app
-from ssrauth.emulator import CognitoEmulator
-from tests.accounts import PASSWORD
+from ssrauth import CookiePolicy
 from tests.browser.chromium import (
-    APP_HOST,
     CHROMIUM,
     CHROMIUM_ARGS,
     SCREENSHOTS_ENV,
-    USERNAME,
     WAIT_MS,
     Demo,
     demo_policy,
-    serve,
+    running_demo,
 )
 
 
@@ -74,10 +69,12 @@ def screenshots(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def demo() -> Iterator[Demo]:
-    clock = ManualClock()
-    with CognitoEmulator(clock) as emulator:
-        emulator.create_user(USERNAME, PASSWORD, email=USERNAME, email_verified="true")
-        manager = SessionManager(emulator.config(cookie_policy=demo_policy()), clock=clock)
-        app = create_app(emulator, manager=manager, demo_user=(USERNAME, PASSWORD))
-        with serve(app) as port:
-            yield Demo(f"http://{APP_HOST}:{port}", emulator, clock, manager)
+    with running_demo(demo_policy()) as running:
+        yield running
+
+
+@pytest.fixture
+def host_only_demo() -> Iterator[Demo]:
+    """The demo with the default host-only policy (Secure off for plain http)."""
+    with running_demo(CookiePolicy(secure=False)) as running:
+        yield running

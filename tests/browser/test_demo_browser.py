@@ -12,7 +12,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from playwright.sync_api import BrowserContext, Page, expect
+from playwright.sync_api import expect
 
 from tests.browser.chromium import (
     APP_HOST,
@@ -22,6 +22,7 @@ from tests.browser.chromium import (
     auth_cookies,
     fetch_answer,
     fetch_now,
+    sign_in,
     start_fetch,
 )
 
@@ -38,19 +39,6 @@ FOCUS_REFETCH = re.compile(r"focus|visibilitychange")
 def api_for(path: str) -> str:
     """The JSON endpoint under ``path``, as the dashboard on that path polls it."""
     return "/api/me" if path in ("/", "/dashboard") else path.rstrip("/") + "/api/me"
-
-
-def sign_in(context: BrowserContext, demo: Demo, screenshot: Path | None = None) -> Page:
-    page = context.new_page()
-    page.goto(demo.url + "/")
-    if screenshot is not None:
-        page.screenshot(path=screenshot)
-    page.fill("input[name=username]", demo.username)
-    page.fill("input[name=password]", demo.password)
-    page.click("button[type=submit]")
-    page.wait_for_url("**/dashboard")
-    expect(page.locator("#status")).to_have_text("200")
-    return page
 
 
 def test_tabs_on_nested_paths_share_one_refresh_and_keep_one_copy_of_each_cookie(

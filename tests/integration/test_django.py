@@ -93,3 +93,25 @@ def test_the_manager_must_be_configured() -> None:
         ImproperlyConfigured
     ):
         WSGIHandler()
+
+
+@pytest.mark.anyio
+async def test_a_cookie_name_beyond_ascii_never_breaks_the_response(
+    open_site: OpenSite, manager: SessionManager, emulator: CognitoEmulator,
+    request: pytest.FixtureRequest,
+) -> None:
+    """Found by ``make fuzz`` (django-asgi): a stale user's raw spelling with a byte beyond
+    ASCII drew a deletion line Django's ASGI handler could not encode (UnicodeEncodeError, no
+    response). Under ASGI that line is left out; under WSGI it is sent and deletes the copy."""
+    browser = open_site(manager)
+    await browser.sign_in("alice")
+    stale = f"CognitoIdentityServiceProvider.{emulator.client_id}.jos\u00e9.accessToken"
+    browser.jar.seed(stale, "left-by-an-older-writer")
+
+    # Sent as the browser's bytes: httpx would refuse the str beyond ASCII.
+    header = browser.jar.cookie_header("/").encode("latin-1")
+    response = await browser.get("/api/me", cookie_header=header)
+
+    assert response.status_code == 200
+    asgi = request.node.callspec.params["open_site"] == "asgi"
+    assert len(browser.jar.copies(stale)) == (1 if asgi else 0)

@@ -5,12 +5,13 @@ the plan-in-browser properties and the audit's agreement with the server."""
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from hypothesis import strategies as st
 
-from ssrauth._core.cookies import CookiePolicy, encode_value
-from ssrauth._core.plan import MAX_PATH_DEPTH, RequestTarget, configured_domains
+from ssrauth._core.cookies import CookiePolicy, SetCookie, encode_value
+from ssrauth._core.plan import MAX_PATH_DEPTH, RequestTarget, configured_domains, hostname
 from ssrauth._core.session import SessionRules
 from tests.browser_jar import BrowserJar, path_matches
 from tests.unit.factory import (
@@ -128,7 +129,6 @@ def scenarios(draw: st.DrawFn) -> Scenario:
                                        keys=OTHER_KEYS):
         jar.seed(name, value, path=draw(st.sampled_from(visible_paths)))
     jar.seed("_ga", "GA1.2.3", path="/")
-    pair_lone_host_domain_copies_off_root(jar, path, policy)
     scenario = Scenario(jar, RequestTarget(path, hostname + port), policy, username)
     if draw(st.booleans()):
         hidden = KEYS.name(username, "accessToken")
@@ -137,18 +137,36 @@ def scenarios(draw: st.DrawFn) -> Scenario:
     return scenario
 
 
-def pair_lone_host_domain_copies_off_root(jar: BrowserJar, path: str, policy: CookiePolicy) -> None:
-    """Give a lone copy under ``Domain=<host>`` off ``Path=/`` a host-only twin.
 
-    A single copy is deleted under the host's own spelling at ``Path=/`` only (PlanBuilder.
-    delete: lines on every refresh must stay few); one on a deeper path (a writer that sets a
-    Domain but no Path) is deleted once the browser sends it twice, pinned by
-    test_a_lone_host_domain_copy_on_a_nested_path_is_gone_after_the_next_response.
-    """
-    configured = set(configured_domains(policy))
-    visible = jar.visible(path)
-    for cookie in visible:
-        lone = sum(c.name == cookie.name for c in visible) == 1
-        if (lone and not cookie.host_only and cookie.domain not in configured
-                and cookie.path != "/"):
-            jar.seed(cookie.name, cookie.value, path="/")
+#: A stored cookie's identity (RFC 6265bis §5.7 step 23): name, domain, host-only flag, path.
+Identity = tuple[str, str, bool, str]
+#: Signed tokens: of two copies the next request keeps the freshest that verifies.
+TOKEN_FIELDS = ("accessToken", "idToken")
+
+
+def written_names(plan: Iterable[SetCookie]) -> set[str]:
+    return {cookie.name for cookie in plan if cookie.value is not None}
+
+
+def documented_leftovers(scenario: Scenario, written: Iterable[str]) -> set[Identity]:
+    """The one exception to "one copy of each auth cookie after any response", as
+    ``PlanBuilder.write`` and docs/cookies.md ("Limits") state it: a token (access or id) the
+    response rewrites (``written``), sent once, whose one copy is under the host's own
+    ``Domain=<host>`` (not a configured domain) on a path other than ``/`` (a writer that sets
+    a Domain but no Path). That copy stays as it was beside the one written; the next request
+    sends the name twice, keeps the freshest token (the one written) and deletes the other.
+    The identities of those copies."""
+    host = hostname(scenario.target.host)
+    if host in configured_domains(scenario.policy):
+        return set()
+    sent = scenario.jar.visible(scenario.path)
+    leftovers = set()
+    for name in written:
+        parsed = KEYS.classify(name)
+        if parsed is None or parsed.field not in TOKEN_FIELDS:
+            continue
+        copies = [c for c in sent if c.name == name]
+        if len(copies) == 1 and not copies[0].host_only and copies[0].domain == host \
+                and copies[0].path != "/":
+            leftovers.add(copies[0].identity)
+    return leftovers

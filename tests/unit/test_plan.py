@@ -131,11 +131,20 @@ def test_a_name_deleted_outright_goes_under_every_spelling_on_every_path() -> No
             ("n", domain, path) for path in PATHS for domain in (None, HOST)}
 
 
-def test_a_rewritten_name_sent_once_reaches_the_host_spelling_at_root_only() -> None:
+def test_a_rewritten_token_sent_once_reaches_the_host_spelling_at_root_only() -> None:
+    # A leftover elsewhere is sent beside the new token next time; the freshest one wins.
+    plan = builder({"n": 1})
+    plan.write("n", "v", verifiable=True)
+    assert deletions(plan.build()) == (
+        {("n", None, path) for path in PATHS} | {("n", HOST, "/")}) - {("n", None, "/")}
+
+
+def test_a_rewritten_opaque_value_sent_once_goes_under_every_spelling_on_every_path() -> None:
+    # A leftover refresh token could not be told from the new one on the next request.
     plan = builder({"n": 1})
     plan.write("n", "v")
     assert deletions(plan.build()) == (
-        {("n", None, path) for path in PATHS} | {("n", HOST, "/")}) - {("n", None, "/")}
+        {("n", domain, path) for path in PATHS for domain in (None, HOST)} - {("n", None, "/")})
 
 
 def test_a_single_copy_is_deleted_under_configured_domains_too() -> None:

@@ -156,25 +156,31 @@ class PlanBuilder:
         self._entries: dict[tuple[str, str | None, str], SetCookie] = {}
         self._deletions = 0
 
-    def write(self, name: str, value: str) -> None:
+    def write(self, name: str, value: str, *, verifiable: bool = False) -> None:
         """Set the canonical copy of ``name`` and delete the strays it may have.
 
         A name outside RFC 6265's grammar is never written (it would add attributes or split
         the line); a value outside it is written js-cookie encoded, as Amplify would store it.
 
-        The strays of a name sent once are deleted on every ancestor path, host-only and under
-        the configured domains, and under the host's own ``Domain=<host>`` at ``Path=/`` (where
-        Amplify's ``CookieStorage({domain})`` keeps it) but not on its other paths: that needs
-        a writer that sets a Domain but no Path, and on every path it would double the lines of
-        each routine refresh (a refresh on a 4-deep page would pass the 8 KiB response head nginx
-        buffers by default and turn into a 502). Such a copy is sent beside the one written now
-        on the next request, as a duplicate, and that response deletes it everywhere.
+        The strays of a name sent twice or more are deleted under every spelling on every
+        ancestor path. So are those of a name sent once, unless the value is ``verifiable``: a
+        signed token, of which the next request keeps the freshest copy that verifies, the one
+        written now. Then the stray is deleted on every ancestor path host-only and under the
+        configured domains, and under the host's own ``Domain=<host>`` at ``Path=/`` (where
+        Amplify's ``CookieStorage({domain})`` keeps it) but not on its other paths: that copy
+        needs a writer that sets a Domain but no Path, and on every path it would double the
+        lines of each routine refresh (a refresh on a 4-deep page would pass the 8 KiB response
+        head nginx buffers by default and turn into a 502). Such a copy is sent beside the one
+        written now on the next request, as a duplicate, and that response deletes it. Any
+        other value (a refresh token, clockDrift) is opaque: the next request could not tell a
+        leftover from the copy written now, and might keep the leftover.
         """
         if not is_cookie_name(name):
             return
         copies = self._sent.get(name, 0)
         if copies:
-            self._delete_at(name, self._all_variants() if copies > 1 else self._lone_variants())
+            lone = copies == 1 and verifiable
+            self._delete_at(name, self._lone_variants() if lone else self._all_variants())
         if not is_cookie_value(value):
             value = encode_value(value)
         cookie = SetCookie(name, value, self.policy.path, self.policy.domain)

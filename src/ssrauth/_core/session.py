@@ -471,7 +471,7 @@ class SessionRules:
             for raw in family.raw_names(owner, field):
                 if raw != canonical:
                     builder.delete(raw)
-            builder.write(canonical, encode_value(value))
+            builder.write(canonical, encode_value(value), verifiable=self._verifiable(field, value))
         # Fields the session may hold that these tokens lack (an id token, an access token's
         # recorded expiry): the old values would no longer belong, so they go.
         dropped = tuple(f for f in ("idToken", EXPIRES_AT)
@@ -519,6 +519,14 @@ class SessionRules:
         if username is None:
             return self.keys.last_auth_user_name
         return self.keys.name(username, field)
+
+    def _verifiable(self, field: str, value: str) -> bool:
+        """A signed token: of two copies of it the next request keeps the freshest that
+        verifies (``_pick``), so a stray left beside the copy written now cannot win. A refresh
+        token, an opaque access token and every other field are told apart by position only
+        (``_companion``), which a stray on a deeper path, sent first, can win."""
+        return field in (field_of("access"), field_of("id")) and not (
+            self.verifier.rules.is_opaque(value))
 
     def _tidy_plan(
         self,
@@ -585,7 +593,8 @@ class SessionRules:
                 if raw != canonical:
                     builder.delete(raw)
             if value is not None:
-                builder.write(canonical, encode_value(value))
+                builder.write(canonical, encode_value(value),
+                              verifiable=self._verifiable(field, value))
 
     def _clear_plan(self, family: CookieFamily, target: RequestTarget) -> tuple[SetCookie, ...]:
         builder = PlanBuilder(target, self.policy, family.sent_counts)

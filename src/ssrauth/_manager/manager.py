@@ -17,7 +17,12 @@ from typing import Self
 from .._config.cognito import CognitoConfig
 from .._config.oidc import OidcConfig
 from .._config.scheme import scheme_of
-from .._coordination.coordinator import Closeable, RefreshCoordinator, Refreshed
+from .._coordination.coordinator import (
+    Closeable,
+    ConfirmsRevocation,
+    RefreshCoordinator,
+    Refreshed,
+)
 from .._coordination.url import coordinator_from_env
 from .._core.clock import Clock, SystemClock
 from .._core.errors import ConfigError, ProviderRejected
@@ -70,9 +75,13 @@ class SessionManager:
         self.config = config
         self.clock: Clock = clock or SystemClock()
         self.events = events or Events()
-        #: Without one passed in, ``SSRAUTH_COORDINATOR`` names it (``LocalCoordinator`` if unset).
+        #: Without one passed in, ``SSRAUTH_COORDINATOR`` names it; unset, the workers of this
+        #: machine share a SQLite file (``coordinator_from_env``, which logs its choice).
         self.coordinator: RefreshCoordinator = coordinator or coordinator_from_env(
-            clock=self.clock, events=self.events)
+            clock=self.clock, events=self.events, config=config)
+        if coordinator is not None:
+            logger.info("ssrauth: refresh coordinator %s (passed to SessionManager)",
+                        type(coordinator).__name__)
         self.provider: Provider = provider or default_provider(config)
         scheme = scheme_of(config)
         self.keys = scheme.keys
@@ -257,11 +266,19 @@ class SessionManager:
         return await self._redirect().aexchange_code(step.code, step.verifier)
 
     def _any_revoked(self, step: steps.AnyRevoked) -> bool:
-        return any(self.coordinator.is_revoked(digest) for digest in step.digests)
+        coordinator = self.coordinator
+        if step.confirm and isinstance(coordinator, ConfirmsRevocation):
+            return any(coordinator.confirm_revoked(digest) for digest in step.digests)
+        return any(coordinator.is_revoked(digest) for digest in step.digests)
 
     async def _aany_revoked(self, step: steps.AnyRevoked) -> bool:
+        coordinator = self.coordinator
+        if step.confirm and isinstance(coordinator, ConfirmsRevocation):
+            asked = coordinator.aconfirm_revoked
+        else:
+            asked = coordinator.ais_revoked
         for digest in step.digests:
-            if await self.coordinator.ais_revoked(digest):
+            if await asked(digest):
                 return True
         return False
 

@@ -24,6 +24,7 @@ import logging
 import os
 import threading
 import time
+import weakref
 
 from .._core.clock import Clock
 from .._core.errors import StoreUnavailable
@@ -42,6 +43,9 @@ DEFAULT_PROPAGATION_DELAY = 1.0
 _BATCH = 1000
 #: How long ``close`` waits for the thread (it is in a read of at most a quarter delay).
 _JOIN_TIMEOUT = 5.0
+#: Every feed of this process, so a forked child (gunicorn's workers, forked after the app was
+#: loaded) starts its own thread: threads do not survive fork, and a lock held at fork is stuck.
+_feeds: weakref.WeakSet[RevocationFeed] = weakref.WeakSet()
 
 
 class RevocationFeed:
@@ -64,12 +68,12 @@ class RevocationFeed:
         self._cursor: str | None = None
         self._fresh_as_of = -float("inf")  # monotonic start of the last complete read
         self._thread: threading.Thread | None = None
-        self._pid = 0
         self._stop = threading.Event()
         self._closed = False
         #: False once the store answered that it has no feed (a store of your own without
         #: RevokedSince): every request then asks the store.
         self.supported = True
+        _feeds.add(self)
 
     # -- what requests ask ----------------------------------------------------------------------
 
@@ -78,9 +82,12 @@ class RevocationFeed:
         return self._known.get(key, 0.0) > self._clock.now()
 
     def is_fresh(self) -> bool:
-        """Whether every sign-out written before ``propagation_delay`` seconds ago is known."""
+        """Whether every sign-out written before ``propagation_delay`` seconds ago is known
+        (starts the follower when it is not running)."""
+        if time.monotonic() - self._fresh_as_of <= self.propagation_delay:
+            return True
         self._follow()
-        return time.monotonic() - self._fresh_as_of <= self.propagation_delay
+        return False
 
     def learn(self, key: bytes, until: float) -> None:
         """Remember a tombstone (our own sign-out, or one the store answered)."""
@@ -109,27 +116,26 @@ class RevocationFeed:
         """Stop the follower (at shutdown: requests then ask the store, as without a feed)."""
         self.stop()
         thread = self._thread
-        if thread is not None and thread is not threading.current_thread() \
-                and self._pid == os.getpid():
+        if thread is not None and thread is not threading.current_thread():
             thread.join(_JOIN_TIMEOUT)
 
     # -- the follower thread -------------------------------------------------------------------
 
     def _follow(self) -> None:
-        """Start the follower on first use, and again in a forked child (threads do not fork)."""
-        if self._closed or not self.supported:
-            return
-        if self._thread is not None and self._pid == os.getpid():
+        """Start the follower on first use (and in a forked child, see ``_forked``)."""
+        if self._closed or not self.supported or self._thread is not None:
             return
         with self._lock:
-            if self._thread is not None and self._pid == os.getpid():
-                return
-            if self._pid != os.getpid():  # a fork: the parent's freshness is not ours
-                self._fresh_as_of = -float("inf")
-            self._pid = os.getpid()
-            self._thread = threading.Thread(target=self._run, name="ssrauth-revocations",
-                                             daemon=True)
-            self._thread.start()
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="ssrauth-revocations",
+                                                daemon=True)
+                self._thread.start()
+
+    def _forked(self) -> None:
+        """In a forked child: no thread runs here, and the parent's locks may be stuck. What
+        the parent knew stays true (its freshness too, until it lapses and a thread starts)."""
+        self._lock = threading.Lock()
+        self._thread = None
 
     def _run(self) -> None:
         try:
@@ -160,6 +166,7 @@ class RevocationFeed:
             self._take(answer)
             if answer.complete:
                 self._fresh_as_of = started
+            if not answer.entries:  # nothing new: pace a store that answers without waiting
                 self._stop.wait(max(0.0, wait - (time.monotonic() - started)))
 
     def _take(self, answer: Revocations) -> None:
@@ -180,3 +187,12 @@ class RevocationFeed:
             self._store.run(revoke)
             with self._lock:
                 self._pending.pop(0)
+
+
+def _after_fork_in_child() -> None:
+    for feed in list(_feeds):
+        feed._forked()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)

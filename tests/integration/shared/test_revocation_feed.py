@@ -14,6 +14,7 @@ fails on command (``SwitchedStore``: a file the test creates and removes).
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -265,3 +266,36 @@ def test_no_configuration_gives_the_workers_of_one_machine_one_refresh(
     assert all(s.username == "alice" for s in served)
     assert len({s.tokens for s in served}) == 1
     assert emulator.refresh_calls() == 1
+
+
+def test_a_forked_worker_follows_the_feed_with_a_thread_of_its_own(
+    store: StoreSpec, clock: ManualClock
+) -> None:
+    """gunicorn forks its workers after loading the app: the parent's feed thread is not in the
+    child, so the child starts its own and still learns of sign-outs made after the fork."""
+    parent = store.coordinator(clock)
+    elsewhere = store.coordinator(clock)
+    key = token_digest("a refresh token signed out after the fork")
+    parent.is_revoked(b"\0" * 32)
+    wait_for(parent.revocations.is_fresh, "the parent's feed")
+    reader, writer = os.pipe()
+    child = os.fork()
+    if child == 0:  # the child: does it learn of the sign-out through a feed of its own?
+        os.close(reader)
+        deadline = time.monotonic() + PATIENCE
+        while time.monotonic() < deadline and not parent.revocations.knows_revoked(key):
+            parent.revocations.is_fresh()  # asked per request: starts a thread once stale
+            time.sleep(0.01)
+        os.write(writer, b"1" if parent.revocations.knows_revoked(key) else b"0")
+        os._exit(0)
+    os.close(writer)
+    try:
+        elsewhere.revoke(key)
+        answer = os.read(reader, 1)
+    finally:
+        os.close(reader)
+        os.waitpid(child, 0)
+        parent.close()
+        elsewhere.close()
+
+    assert answer == b"1"

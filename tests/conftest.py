@@ -11,6 +11,17 @@ from ssrauth.emulator import CognitoEmulator
 from tests.accounts import PASSWORD
 
 
+@pytest.fixture(autouse=True, scope="session")
+def runtime_directory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The per-user runtime directory where a SessionManager built without a coordinator keeps
+    its default SQLite store: one of this run's own (0700), not the machine's."""
+    folder = tmp_path_factory.mktemp("runtime")
+    folder.chmod(0o700)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_RUNTIME_DIR", str(folder))
+        yield
+
+
 @pytest.fixture
 def anyio_backend() -> str:
     """Async tests (``pytest.mark.anyio``) run on asyncio, what uvicorn serves ssrauth on."""

@@ -10,6 +10,7 @@ nothing was refused.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -57,13 +58,18 @@ class RefusingTransport(httpx.BaseTransport):
 
 
 class AsyncOnlyStore:
-    """A real SQLite store whose blocking face refuses."""
+    """A real SQLite store whose blocking face refuses on an event loop (the revocation feed's
+    own thread may use it: it holds no loop)."""
 
     def __init__(self, inner: SqliteStore, refused: Refused) -> None:
         self.inner = inner
         self.refused = refused
 
     def run(self, op: Op) -> Answer:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:  # no loop in this thread
+            return self.inner.run(op)
         raise self.refused.refuse(f"store {type(op).__name__}")
 
     async def arun(self, op: Op) -> Answer:

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from ssrauth import Event, LocalCoordinator, ManualClock, SessionManager
+from ssrauth import Event, LocalCoordinator, ManualClock, SessionManager, SharedCoordinator
 from ssrauth.emulator import CognitoEmulator
 from tests.accounts import PASSWORD
 from tests.integration.rig.apps import build_app
@@ -89,7 +89,7 @@ async def test_a_lost_refresh_response_ends_in_a_clean_sign_in_not_a_stuck_brows
     assert (await browser.get("/api/me")).status_code == 200  # refreshed and rotated...
     browser.jar = old_jar  # ...but the browser never got that response
     coordinator = rotating_manager.coordinator
-    assert isinstance(coordinator, LocalCoordinator)
+    assert isinstance(coordinator, LocalCoordinator | SharedCoordinator)
 
     clock.advance(61)  # past the grace window
     soon = await browser.get("/api/me")
@@ -115,7 +115,9 @@ async def test_sign_out_revokes_so_no_other_server_can_bring_the_session_back(
 
     assert (await browser.post("/signout")).status_code == 200
     assert rotating.revoked == {refresh_token}
-    other_process = SessionManager(rotating_manager.config, clock=clock)
+    # Another host: no store shared with this one.
+    other_process = SessionManager(rotating_manager.config, clock=clock,
+                                   coordinator=LocalCoordinator(clock=clock))
     elsewhere = Browser(build_app(other_process))
     elsewhere.jar = copied
     clock.advance(3600)

@@ -23,6 +23,7 @@ from .singleflight import SingleFlight
 __all__ = [
     "DEFAULT_GRACE_PERIOD",
     "Closeable",
+    "ConfirmsRevocation",
     "LocalCoordinator",
     "RefreshCoordinator",
     "RefreshSource",
@@ -73,6 +74,18 @@ class Closeable(Protocol):
     def close(self) -> None: ...
 
     async def aclose(self) -> None: ...
+
+
+@runtime_checkable
+class ConfirmsRevocation(Protocol):
+    """A coordinator whose :meth:`RefreshCoordinator.is_revoked` may answer from a copy that
+    lags (the shared ones: their feed of sign-outs, up to ``propagation_delay`` behind) and that
+    can ask its store itself. The manager asks this before a response writes cookies, so a
+    sign-out in another process a moment ago turns the writes into a clear."""
+
+    def confirm_revoked(self, key: bytes) -> bool: ...
+
+    async def aconfirm_revoked(self, key: bytes) -> bool: ...
 
 
 class RefreshCoordinator(Protocol):

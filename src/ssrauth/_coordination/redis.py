@@ -7,6 +7,10 @@ purges what lapsed; the expiry that decides is the coordinator-clock time stored
 compared with the ``now`` each operation carries, so processes on one time line agree even when
 a test moves its clock.
 
+Every sign-out is also appended to a stream (``<prefix>revocations``), trimmed to the tombstone
+lifetime: the feed each process follows with ``XREAD BLOCK`` (resuming from the last entry id it
+read, so entries written while its connection was down are read when it reconnects).
+
 Requires the ``redis`` extra (``pip install ssrauth[redis]``).
 """
 
@@ -32,7 +36,9 @@ from .store import (
     Op,
     Release,
     Renew,
+    Revocations,
     Revoke,
+    RevokedSince,
     Settle,
     StoreUnavailable,
 )
@@ -91,10 +97,16 @@ end
 return 0
 """
 
-# KEYS: tombstone, result. ARGV: until, tombstone_ms.
+# KEYS: tombstone, result, revocations stream. ARGV: until, tombstone_ms, key.
+# Stream ids are the server's milliseconds: entries older than a tombstone's lifetime are
+# trimmed (MINID ~ lets Redis trim whole nodes only, so it may keep a few more).
 _REVOKE = """
 redis.call('DEL', KEYS[2])
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+local t = redis.call('TIME')
+local oldest = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) - tonumber(ARGV[2])
+redis.call('XADD', KEYS[3], 'MINID', '~', tostring(math.max(0, oldest)), '*',
+           'key', ARGV[3], 'until', ARGV[1])
 return 0
 """
 
@@ -155,11 +167,22 @@ class RedisStore:
             self._client.close()
         await self._loop_clients.aclose()
 
+    @property
+    def _revocations(self) -> str:
+        return f"{self.prefix}revocations"
+
     def _key(self, kind: str, key: bytes) -> str:
         return f"{self.prefix}{kind}:{key.hex()}"
 
     def _command(self, op: Op) -> tuple[list[Any], Callable[[Any], Answer]]:
         """The Redis command for ``op`` and the function that reads its reply."""
+        if isinstance(op, RevokedSince):  # the feed: a blocking read of the stream
+            since = op
+            # Blocked no longer than half the socket timeout, or the client gives up on it.
+            block = min(op.wait, self.socket_timeout / 2)
+            return ["XREAD", "COUNT", op.limit, "BLOCK", _ms(block), "STREAMS",
+                    self._revocations, op.cursor or "0-0"], lambda reply: _revocations(
+                        reply, since.cursor, since.now, since.limit)
         tombstone = self._key(Mark.TOMBSTONE.value, op.key)
         result, lease = self._key("result", op.key), self._key("lease", op.key)
         match op:
@@ -180,9 +203,9 @@ class RedisStore:
             case Renew(_, owner, now, lease_until):
                 return ["EVAL", _RENEW, 1, lease, owner, repr(lease_until),
                         _ms(lease_until - now)], _nothing
-            case Revoke(_, now, until):
-                return ["EVAL", _REVOKE, 2, tombstone, result, repr(until),
-                        _ms(until - now)], _nothing
+            case Revoke(key, now, until):
+                return ["EVAL", _REVOKE, 3, tombstone, result, self._revocations, repr(until),
+                        _ms(until - now), key], _nothing
 
 
 def _url(url_or_client: str | redis.Redis) -> str:
@@ -200,6 +223,15 @@ def _claimed(reply: list[bytes]) -> Answer:
     if word == "found":
         return bytes(reply[1])
     return Claimed(word)
+
+
+def _revocations(reply: Any, cursor: str | None, now: float, limit: int) -> Revocations:
+    """An ``XREAD`` reply as redis-py gives it: ``[[stream, [(id, {field: value})]]]``, or
+    nothing when the block time ran out."""
+    read: list[tuple[bytes, dict[bytes, bytes]]] = reply[0][1] if reply else []
+    entries = tuple((bytes(fields[b"key"]), float(fields[b"until"])) for _, fields in read)
+    return Revocations(tuple(entry for entry in entries if entry[1] > now),
+                       read[-1][0].decode() if read else cursor, len(read) < limit)
 
 
 def _nothing(_reply: object) -> None:

@@ -12,6 +12,12 @@ One refresh token, any number of processes (and of threads and tasks in each):
    in which case the tokens are thrown away. A leader that died leaves a lease that lapses;
    the next claim after that takes over.
 
+Sign-outs reach every process through the store's feed of tombstones (``revocations``): a
+signed-in request asks nothing of the store while that feed is fresh (at most
+``propagation_delay`` seconds behind), and a request about to write cookies asks the store itself
+(:meth:`SharedCoordinator.confirm_revoked`), so no response re-creates a session signed out a
+moment before. A sign-out the store could not take is queued and written when it answers again.
+
 Results are sealed with a key derived from the old refresh token (``seal``). If the store fails,
 the request is coordinated in this process only (an embedded :class:`LocalCoordinator`), a
 ``store_unavailable`` event is emitted, the store is left alone for ``retry_store_after``
@@ -26,6 +32,7 @@ import contextlib
 import secrets
 import threading
 import time
+import weakref
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import TypedDict
@@ -45,6 +52,7 @@ from .coordinator import (
     RefreshSource,
     followed,
 )
+from .revocations import DEFAULT_PROPAGATION_DELAY, RevocationFeed
 from .seal import open_outcome, seal_outcome
 from .singleflight import SingleFlight
 from .store import (
@@ -83,6 +91,7 @@ class SharedOptions(TypedDict, total=False):
     wait_timeout: float
     lease_ttl: float
     retry_store_after: float
+    propagation_delay: float
     events: Events | None
 
 
@@ -140,6 +149,7 @@ class SharedCoordinator:
         wait_timeout: float = DEFAULT_WAIT_TIMEOUT,
         lease_ttl: float = DEFAULT_LEASE_TTL,
         retry_store_after: float = DEFAULT_STORE_RETRY,
+        propagation_delay: float = DEFAULT_PROPAGATION_DELAY,
         events: Events | None = None,
     ) -> None:
         self.store = store
@@ -160,6 +170,9 @@ class SharedCoordinator:
         # An in-process follower waits for its leader's whole flow: a wait, then a call.
         self._flights: SingleFlight[Refreshed] = SingleFlight(wait_timeout + lease_ttl)
         self._store_down_until = 0.0
+        #: The tombstones this process knows, kept current by a thread following the store.
+        self.revocations = RevocationFeed(store, clock, propagation_delay, self.events)
+        weakref.finalize(self, self.revocations.stop)
 
     # -- the protocol --------------------------------------------------------------------------
 
@@ -249,20 +262,48 @@ class SharedCoordinator:
                 .on(_CallProvider, provider, aprovider).on(_KeepLocally, keep, akeep))
 
     def revoke(self, key: bytes) -> None:
-        self._local.revoke(key)
-        self._run(self._revoke(key), None)
+        revoke = self._revoke(key)
+        if self._run(revoke, False) is False:  # Revoke answers None when the store took it
+            self.revocations.queue(revoke)
 
     async def arevoke(self, key: bytes) -> None:
-        self._local.revoke(key)
-        await self._arun(self._revoke(key), None)
+        revoke = self._revoke(key)
+        if await self._arun(revoke, False) is False:
+            self.revocations.queue(revoke)
 
     def is_revoked(self, key: bytes) -> bool:
-        return self._local.is_revoked(key) or self._run(
-            IsMarked(Mark.TOMBSTONE, key, self._clock.now()), False) is True
+        """From memory while the feed is fresh (no store round trip on a signed-in request);
+        from the store otherwise (:meth:`confirm_revoked`)."""
+        if self._knows_revoked(key):
+            return True
+        return not self.revocations.is_fresh() and self.confirm_revoked(key)
 
     async def ais_revoked(self, key: bytes) -> bool:
-        return self._local.is_revoked(key) or await self._arun(
-            IsMarked(Mark.TOMBSTONE, key, self._clock.now()), False) is True
+        if self._knows_revoked(key):
+            return True
+        return not self.revocations.is_fresh() and await self.aconfirm_revoked(key)
+
+    def confirm_revoked(self, key: bytes) -> bool:
+        """Asked of the store itself, before a response writes cookies: a sign-out a moment ago
+        in another process (not yet in this one's feed) must turn those writes into a clear.
+        With the store down, the tombstones known here answer."""
+        return self._knows_revoked(key) or self._learned(key, self._run(
+            IsMarked(Mark.TOMBSTONE, key, self._clock.now()), False))
+
+    async def aconfirm_revoked(self, key: bytes) -> bool:
+        return self._knows_revoked(key) or self._learned(key, await self._arun(
+            IsMarked(Mark.TOMBSTONE, key, self._clock.now()), False))
+
+    def _knows_revoked(self, key: bytes) -> bool:
+        return self._local.is_revoked(key) or self.revocations.knows_revoked(key)
+
+    def _learned(self, key: bytes, answer: Answer) -> bool:
+        """Keep a tombstone the store answered (in force here through a later outage; its real
+        expiry is not told, a full TTL from now outlasts it and is harmless on a dead token)."""
+        if answer is not True:
+            return False
+        self.revocations.learn(key, self._clock.now() + self.tombstone_ttl)
+        return True
 
     def is_superseded(self, key: bytes) -> bool:
         return self._local.is_superseded(key) or self._run(
@@ -273,10 +314,13 @@ class SharedCoordinator:
             IsMarked(Mark.SUPERSEDED, key, self._clock.now()), False) is True
 
     def close(self) -> None:
-        """Close the store (its connections and clients), at shutdown."""
+        """Stop following the feed and close the store (its connections and clients), at
+        shutdown. Sign-outs still queued for a store that is down are lost with the process."""
+        self.revocations.close()
         self.store.close()
 
     async def aclose(self) -> None:
+        await asyncio.to_thread(self.revocations.close)
         await self.store.aclose()
 
     # -- the algorithm (once, for both faces) --------------------------------------------------
@@ -369,7 +413,10 @@ class SharedCoordinator:
                 await self._arun(renewal, None)
 
     def _revoke(self, key: bytes) -> Revoke:
+        """The tombstone, in force in this process at once (whatever the store answers)."""
         now = self._clock.now()
+        self._local.revoke(key)
+        self.revocations.learn(key, now + self.tombstone_ttl)
         return Revoke(key, now, now + self.tombstone_ttl)
 
     def _settle(

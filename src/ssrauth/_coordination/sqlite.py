@@ -5,6 +5,9 @@ an expiry on the coordinator's clock. Writes run in ``BEGIN IMMEDIATE`` transact
 or a settle is one atomic step across processes; WAL mode lets readers (the per-request
 tombstone check) go on while a writer works; the busy timeout bounds how long a write waits for
 the lock before the store counts as unavailable. Every write also purges a few expired rows.
+Each sign-out is also appended to a log numbered in write order (``ssrauth_revocations``), the
+feed every process follows to answer "signed out?" from memory (writes are serialised by
+``BEGIN IMMEDIATE``, so sequence order is commit order and a reader never skips one).
 Connections are per thread and per process (a forked worker opens its own); ``close`` closes
 every one this process opened, from whichever thread shuts down.
 """
@@ -30,7 +33,9 @@ from .store import (
     Op,
     Release,
     Renew,
+    Revocations,
     Revoke,
+    RevokedSince,
     Settle,
     StoreUnavailable,
 )
@@ -53,6 +58,12 @@ CREATE TABLE IF NOT EXISTS ssrauth_marks (
     PRIMARY KEY (kind, key)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS ssrauth_marks_expires ON ssrauth_marks (expires);
+CREATE TABLE IF NOT EXISTS ssrauth_revocations (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,  -- write order, never reused
+    key BLOB NOT NULL,
+    expires REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS ssrauth_revocations_expires ON ssrauth_revocations (expires);
 """
 
 
@@ -174,11 +185,19 @@ def _answer(db: sqlite3.Connection, op: Op) -> Answer:
                 db.execute("UPDATE ssrauth_marks SET expires = ? WHERE kind = 'lease'"
                            " AND key = ? AND owner = ?", (lease_until, key, owner))
             return None
-        case Revoke(key, _, until):
-            with _writing(db, None):
+        case Revoke(key, now, until):
+            with _writing(db, now):
                 db.execute("DELETE FROM ssrauth_marks WHERE kind = 'result' AND key = ?", (key,))
                 _mark(db, Mark.TOMBSTONE.value, key, until)
+                db.execute("INSERT INTO ssrauth_revocations (key, expires) VALUES (?, ?)",
+                           (key, until))
             return None
+        case RevokedSince(cursor, now, _, limit):
+            # No waiting: a read is a few microseconds, the follower paces itself.
+            rows = db.execute("SELECT seq, key, expires FROM ssrauth_revocations WHERE seq > ?"
+                              " ORDER BY seq LIMIT ?", (int(cursor or 0), limit)).fetchall()
+            return Revocations(tuple((bytes(key), until) for _, key, until in rows if until > now),
+                               str(rows[-1][0]) if rows else cursor, len(rows) < limit)
 
 
 @contextmanager
@@ -191,6 +210,8 @@ def _writing(db: sqlite3.Connection, now: float | None) -> Iterator[None]:
         if now is not None:
             db.execute("DELETE FROM ssrauth_marks WHERE (kind, key) IN (SELECT kind, key FROM"
                        " ssrauth_marks WHERE expires <= ? LIMIT ?)", (now, _PURGE_BATCH))
+            db.execute("DELETE FROM ssrauth_revocations WHERE seq IN (SELECT seq FROM"
+                       " ssrauth_revocations WHERE expires <= ? LIMIT ?)", (now, _PURGE_BATCH))
     except BaseException:
         db.execute("ROLLBACK")
         raise

@@ -25,7 +25,9 @@ __all__ = [
     "Op",
     "Release",
     "Renew",
+    "Revocations",
     "Revoke",
+    "RevokedSince",
     "Settle",
     "Store",
     "StoreUnavailable",
@@ -104,10 +106,39 @@ class IsMarked:
     now: float
 
 
-Op = Claim | Settle | Release | Renew | Revoke | IsMarked
+@dataclass(frozen=True, slots=True)
+class RevokedSince:
+    """The tombstones written after ``cursor`` (``None``: every live one), oldest first, at most
+    ``limit`` of them: the feed that lets every process answer "signed out?" from memory.
+
+    The store may hold its answer up to ``wait`` seconds for a tombstone to arrive (Redis
+    ``XREAD BLOCK``); one that cannot wait answers at once. A store without a feed answers
+    ``None`` (what a ``match`` without this case gives): the coordinator then asks
+    :class:`IsMarked` on every request, as before there was a feed.
+    """
+
+    cursor: str | None
+    now: float
+    wait: float
+    limit: int
+
+
+@dataclass(frozen=True, slots=True)
+class Revocations:
+    """What :class:`RevokedSince` answers: ``(key, until)`` pairs in write order, the cursor to
+    ask from next, and whether nothing newer existed when the store read them (fewer than
+    ``limit`` entries)."""
+
+    entries: tuple[tuple[bytes, float], ...]
+    cursor: str | None
+    complete: bool
+
+
+Op = Claim | Settle | Release | Renew | Revoke | IsMarked | RevokedSince
 #: What an operation answers: Claim → Claimed | bytes, Settle → Claimed.REVOKED | bytes,
-#: IsMarked → bool, Release, Renew and Revoke → None.
-Answer = Claimed | bytes | bool | None
+#: IsMarked → bool, RevokedSince → Revocations (None without a feed), Release, Renew and
+#: Revoke → None.
+Answer = Claimed | bytes | bool | Revocations | None
 
 
 class Store(Protocol):
@@ -128,6 +159,8 @@ class Store(Protocol):
     - :class:`Release`: drop the lease if ``owner`` holds it.
     - :class:`Revoke`: drop the stored outcome, tombstone the key until ``until``.
     - :class:`IsMarked`: whether a live mark of that kind is on the key.
+    - :class:`RevokedSince` (optional): the tombstones :class:`Revoke` wrote after a cursor, in
+      write order (a store that answers ``None`` has no feed and is asked per request).
 
     ``close`` / ``aclose`` release what the store opened (connections, clients; not a client
     its caller passed in), at shutdown; an operation after them may open anew.

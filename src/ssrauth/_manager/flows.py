@@ -327,7 +327,7 @@ class Flows:
         tokens = [] if signed_in else list(decision.refresh_tokens)
         if outcome.tokens is not None:
             tokens.append(outcome.tokens.refresh_token)
-        if (yield from ask(AnyRevoked(tuple(token_digest(t) for t in tokens)))):
+        if (yield from ask(AnyRevoked(tuple(token_digest(t) for t in tokens), confirm=True))):
             return self.rules.clear(decision, "signed out")
         return outcome
 

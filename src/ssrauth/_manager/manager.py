@@ -18,7 +18,12 @@ from typing import Self
 from .._config.cognito import CognitoConfig
 from .._config.oidc import OidcConfig
 from .._config.scheme import scheme_of
-from .._coordination.coordinator import Closeable, RefreshCoordinator, Refreshed
+from .._coordination.coordinator import (
+    Closeable,
+    ConfirmsRevocation,
+    RefreshCoordinator,
+    Refreshed,
+)
 from .._coordination.url import coordinator_from_env
 from .._core.backoff import Backoff, Cooldowns, retry_after
 from .._core.clock import Clock, SystemClock
@@ -83,9 +88,13 @@ class SessionManager:
         self.config = config
         self.clock: Clock = clock or SystemClock()
         self.events = events or Events()
-        #: Without one passed in, ``SSRAUTH_COORDINATOR`` names it (``LocalCoordinator`` if unset).
+        #: Without one passed in, ``SSRAUTH_COORDINATOR`` names it; unset, the workers of this
+        #: machine share a SQLite file (``coordinator_from_env``, which logs its choice).
         self.coordinator: RefreshCoordinator = coordinator or coordinator_from_env(
-            clock=self.clock, events=self.events)
+            clock=self.clock, events=self.events, config=config)
+        if coordinator is not None:
+            logger.info("ssrauth: refresh coordinator %s (passed to SessionManager)",
+                        type(coordinator).__name__)
         self.provider: Provider = provider or default_provider(config)
         #: The once-per-host warning for Secure cookies on plain http, which adapters feed.
         self.origins = OriginWatch(config.cookie_policy, self.events)
@@ -335,9 +344,18 @@ class SessionManager:
             return await redirect.aexchange_code(step.code, step.verifier)
 
     def _any_revoked(self, step: steps.AnyRevoked) -> bool:
+        coordinator = self.coordinator
+        if step.confirm and isinstance(coordinator, ConfirmsRevocation):
+            return any(coordinator.confirm_revoked(digest) for digest in step.digests)
         return self._revoked(step.digests)
 
     async def _aany_revoked(self, step: steps.AnyRevoked) -> bool:
+        coordinator = self.coordinator
+        if step.confirm and isinstance(coordinator, ConfirmsRevocation):
+            for digest in step.digests:
+                if await coordinator.aconfirm_revoked(digest):
+                    return True
+            return False
         return await self._arevoked(step.digests)
 
     # The quiet path of load / aload asks these directly, building no step and no Loaded: every

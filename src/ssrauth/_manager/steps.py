@@ -80,9 +80,12 @@ class Exchange(Step[TokenSet]):
 
 @dataclass(frozen=True, slots=True)
 class AnyRevoked(Step[bool]):
-    """Whether any of these refresh tokens was signed out (a coordinator read)."""
+    """Whether any of these refresh tokens was signed out (a coordinator read). ``confirm``:
+    asked before a response writes cookies, so read the store itself, not a copy that may lag
+    (see ``ConfirmsRevocation``)."""
 
     digests: tuple[bytes, ...]
+    confirm: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,8 +14,10 @@ from typing import Any
 import pytest
 import redis
 
-from ssrauth import Clock, RedisCoordinator, SqliteCoordinator
+from ssrauth import Clock, RedisCoordinator, SqliteCoordinator, SqliteStore
+from ssrauth._coordination.redis import RedisStore
 from ssrauth._coordination.shared import SharedCoordinator
+from ssrauth._coordination.store import Answer, Op, Store, StoreUnavailable
 from tests.doc_examples import extending_doc_blocks, extending_doc_module
 
 REDIS_URL = os.environ.get("SSRAUTH_TEST_REDIS", "redis://127.0.0.1:6379/0")
@@ -36,16 +38,58 @@ class StoreSpec:
     location: str  # the SQLite file, or the Redis URL
     prefix: str = ""
     options: tuple[tuple[str, Any], ...] = ()  # coordinator options (hashable, picklable)
+    #: A file whose existence makes every process's store fail (see :class:`SwitchedStore`).
+    outage_switch: str = ""
 
     def coordinator(self, clock: Clock, **options: Any) -> SharedCoordinator:
         options = {**dict(self.options), **options}
+        if self.outage_switch:
+            return SharedCoordinator(SwitchedStore(self.store(), self.outage_switch),
+                                     clock=clock, **options)
         if self.kind == "sqlite":
             return SqliteCoordinator(self.location, clock=clock, **options)
         return RedisCoordinator(self.location, clock=clock, prefix=self.prefix, **options)
 
+    def store(self) -> Store:
+        """The bare store (no coordinator, no feed thread), e.g. to look at what it holds."""
+        if self.kind == "sqlite":
+            return SqliteStore(self.location)
+        return RedisStore(self.location, prefix=self.prefix)
+
     def with_options(self, **options: Any) -> StoreSpec:
         merged = {**dict(self.options), **options}
-        return StoreSpec(self.kind, self.location, self.prefix, tuple(sorted(merged.items())))
+        return StoreSpec(self.kind, self.location, self.prefix, tuple(sorted(merged.items())),
+                         self.outage_switch)
+
+    def with_outage_switch(self, path: str) -> StoreSpec:
+        return StoreSpec(self.kind, self.location, self.prefix, self.options, path)
+
+
+class SwitchedStore:
+    """A real store that fails like a dead one (``StoreUnavailable``) while the file ``switch``
+    exists: an outage the test turns on and off for every worker process at once."""
+
+    def __init__(self, inner: Store, switch: str) -> None:
+        self.inner = inner
+        self.switch = switch
+
+    def _check(self, op: Op) -> None:
+        if os.path.exists(self.switch):
+            raise StoreUnavailable(f"outage switched on by the test ({type(op).__name__})")
+
+    def run(self, op: Op) -> Answer:
+        self._check(op)
+        return self.inner.run(op)
+
+    async def arun(self, op: Op) -> Answer:
+        self._check(op)
+        return await self.inner.arun(op)
+
+    def close(self) -> None:
+        self.inner.close()
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
 
 
 def redis_client() -> redis.Redis:
@@ -65,14 +109,19 @@ def raw_entries(spec: StoreSpec) -> list[bytes]:
 
         with sqlite3.connect(spec.location) as db:
             rows = db.execute("SELECT * FROM ssrauth_marks").fetchall()
+            rows += db.execute("SELECT * FROM ssrauth_revocations").fetchall()
         return [v if isinstance(v, bytes) else str(v).encode() for row in rows for v in row]
     client = redis_client()
     found: list[bytes] = []
     for key in client.scan_iter(match=spec.prefix + "*"):
         found.append(key)
-        if client.type(key) == b"hash":
+        kind = client.type(key)
+        if kind == b"hash":
             for name, value in client.hgetall(key).items():
                 found += [name, value]
+        elif kind == b"stream":  # the feed of sign-outs
+            for entry_id, fields in client.xrange(key):
+                found += [entry_id, *(v for pair in fields.items() for v in pair)]
         else:
             found.append(client.get(key) or b"")
     return found

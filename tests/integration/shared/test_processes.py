@@ -15,18 +15,16 @@ from typing import Any
 
 import pytest
 
-from ssrauth import CognitoConfig, ManualClock, SessionManager
+from ssrauth import CognitoConfig, ManualClock
 from ssrauth._core.tokens import token_digest
 from ssrauth.emulator import CognitoEmulator
-from tests.accounts import HOST, PASSWORD
-from tests.browser_jar import BrowserJar
-from tests.integration.rig.cookies import cookie_name, value_of
+from tests.accounts import PASSWORD
 from tests.integration.rig.outages import FlakyCognito
 from tests.integration.rig.rotation import RotatingCognito
 from tests.integration.rig.waiting import WAIT
 
 from .stores import StoreSpec
-from .workers import Served, Site, Workers
+from .workers import Site, Workers, refresh_token_of, signed_in, warm_up, writes_session
 
 _TARGET = "AWSCognitoIdentityProviderService."
 
@@ -86,37 +84,6 @@ def proxy(emulator: CognitoEmulator) -> Iterator[HeldCognito]:
 def proxied(emulator: CognitoEmulator, server: FlakyCognito) -> CognitoConfig:
     direct = emulator.config()
     return direct.with_changes(endpoint_url=server.url, jwks_url=direct.jwks_url)
-
-
-def signed_in(config: CognitoConfig, clock: ManualClock) -> str:
-    """A Cookie header of alice's fresh session, as the browser holds it after sign-in."""
-    manager = SessionManager(config, clock=clock)
-    auth = manager.load("", "/", HOST)
-    auth.sign_in("alice", PASSWORD)
-    jar = BrowserJar(HOST)
-    jar.apply(auth.set_cookie_headers())
-    return jar.cookie_header("/")
-
-
-def refresh_token_of(header: str, config: CognitoConfig) -> str:
-    jar = BrowserJar(HOST)
-    for pair in header.split("; "):
-        name, _, value = pair.partition("=")
-        jar.seed(name, value)
-    return value_of(jar, cookie_name(config.client_id, "alice", "refreshToken"))
-
-
-def warm_up(workers: Workers, site: Site, header: str, clock: ManualClock) -> None:
-    """One request with the fresh session in every worker, so each has fetched the signing keys
-    before the test's concurrent requests (as a server that has been up a while has)."""
-    for index in range(len(workers)):
-        [served] = workers.call(index, "load", site, clock.offset, header, 1, "sync")
-        assert served.username == "alice"
-
-
-def writes_session(served: Served) -> bool:
-    return any("Max-Age=0" not in line and ".alice.accessToken=" in line
-               for line in served.set_cookie)
 
 
 def test_a_refresh_storm_across_processes_makes_one_provider_call(

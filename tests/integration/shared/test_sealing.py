@@ -108,6 +108,6 @@ def test_the_manager_reads_SSRAUTH_COORDINATOR(
     manager = SessionManager(emulator.config(), clock=clock)
     assert isinstance(manager.coordinator, SqliteCoordinator)
     assert manager.coordinator.events is manager.events
-    monkeypatch.delenv("SSRAUTH_COORDINATOR")
+    monkeypatch.setenv("SSRAUTH_COORDINATOR", "local")
     assert isinstance(SessionManager(emulator.config(), clock=clock).coordinator,
                       LocalCoordinator)

@@ -20,8 +20,11 @@ from dataclasses import dataclass
 from multiprocessing.synchronize import Barrier
 from typing import Any
 
-from ssrauth import CognitoConfig, ManualClock, RequestAuth, SessionManager
-from tests.accounts import HOST
+from ssrauth import CognitoConfig, ManualClock, RequestAuth, SessionManager, SharedCoordinator
+from ssrauth._core.tokens import token_digest
+from tests.accounts import HOST, PASSWORD
+from tests.browser_jar import BrowserJar
+from tests.integration.rig.cookies import cookie_name, value_of
 
 from .stores import StoreSpec
 
@@ -66,10 +69,18 @@ class _Worker:
     def manager(self, site: Site, offset: float) -> SessionManager:
         self.clock.advance(offset - self.clock.offset)
         if site not in self.managers:
-            coordinator = site.store.coordinator(self.clock)
+            # "default": what the app gets with no configuration (SSRAUTH_COORDINATOR unset).
+            coordinator = None if site.store.kind == "default" else site.store.coordinator(
+                self.clock)
             self.managers[site] = SessionManager(site.config, clock=self.clock,
                                                  coordinator=coordinator)
         return self.managers[site]
+
+    def knows_revoked(self, site: Site, offset: float, refresh_token: str) -> bool:
+        """Whether this process holds the tombstone in memory (in force with the store down)."""
+        coordinator = self.manager(site, offset).coordinator
+        assert isinstance(coordinator, SharedCoordinator)
+        return coordinator.revocations.knows_revoked(token_digest(refresh_token))
 
     def load(self, site: Site, offset: float, header: str, requests: int,
              face: str) -> list[Served]:
@@ -164,3 +175,34 @@ class Workers:
             process.join(5)
             if process.is_alive():
                 process.kill()
+
+
+def signed_in(config: CognitoConfig, clock: ManualClock) -> str:
+    """A Cookie header of alice's fresh session, as the browser holds it after sign-in."""
+    manager = SessionManager(config, clock=clock)
+    auth = manager.load("", "/", HOST)
+    auth.sign_in("alice", PASSWORD)
+    jar = BrowserJar(HOST)
+    jar.apply(auth.set_cookie_headers())
+    return jar.cookie_header("/")
+
+
+def refresh_token_of(header: str, config: CognitoConfig) -> str:
+    jar = BrowserJar(HOST)
+    for pair in header.split("; "):
+        name, _, value = pair.partition("=")
+        jar.seed(name, value)
+    return value_of(jar, cookie_name(config.client_id, "alice", "refreshToken"))
+
+
+def warm_up(workers: Workers, site: Site, header: str, clock: ManualClock) -> None:
+    """One request with the fresh session in every worker, so each has fetched the signing keys
+    before the test's concurrent requests (as a server that has been up a while has)."""
+    for index in range(len(workers)):
+        [served] = workers.call(index, "load", site, clock.offset, header, 1, "sync")
+        assert served.username == "alice"
+
+
+def writes_session(served: Served) -> bool:
+    return any("Max-Age=0" not in line and ".alice.accessToken=" in line
+               for line in served.set_cookie)

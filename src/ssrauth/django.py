@@ -23,7 +23,13 @@ from django.http import HttpRequest, HttpResponseBase, JsonResponse
 from django.utils.module_loading import import_string
 
 from . import Session
-from ._adapters.environ import cookie_header, environ_path, host, url_path
+from ._adapters.environ import (
+    cookie_header,
+    environ_path,
+    host,
+    joined_cookie_lines,
+    url_path,
+)
 from ._adapters.origin import watch_environ
 from ._adapters.respond import aadded_headers, added_headers, refusal
 from ._manager.manager import RequestAuth, SessionManager
@@ -149,8 +155,7 @@ def _request_parts(request: HttpRequest) -> tuple[str, str, str]:
         # WSGI: META is the environ, its path the raw bytes as latin-1 (request.path would be
         # decoded, and broken UTF-8 re-escaped by Django, then escaped again by url_path).
         return cookie_header(meta), environ_path(meta), host(meta)
-    header = "; ".join(value.decode("latin-1") for name, value in scope["headers"]
-                       if name == b"cookie")
+    header = joined_cookie_lines(value for name, value in scope["headers"] if name == b"cookie")
     raw_path = scope.get("raw_path")
     path = (raw_path.decode("latin-1") if isinstance(raw_path, bytes) and raw_path
             else url_path(request.path.encode("utf-8")))

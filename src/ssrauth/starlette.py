@@ -14,7 +14,7 @@ from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import Session
-from ._adapters.environ import url_path
+from ._adapters.environ import joined_cookie_lines, url_path
 from ._adapters.origin import watch_asgi
 from ._adapters.respond import amerged_headers, nothing_to_add
 from ._manager.manager import RequestAuth, SessionManager
@@ -62,9 +62,10 @@ class SsrAuthMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "http":  # first: every request of the app comes this way
+            cookie_header, path, host = _request_parts(scope)
             if scope.get("scheme", "http") == "http":  # plain http only: Secure cookies dropped?
-                watch_asgi(self.manager, scope)
-            _attach(scope, await self.manager.aload(*_request_parts(scope)))
+                watch_asgi(self.manager, scope, host)
+            _attach(scope, await self.manager.aload(cookie_header, path, host))
 
             async def send_with_cookies(message: Message) -> None:
                 # Cheap when nothing is added (nearly every response): one comparison on the
@@ -105,12 +106,11 @@ def get_auth(connection: HTTPConnection) -> RequestAuth:
 
 
 def _request_parts(scope: Scope) -> tuple[str, str, str]:
-    cookies: list[str] = []
+    cookies: list[bytes] = []
     host = ""
     for name, value in scope["headers"]:
         if name == b"cookie":
-            # HTTP/2 and HTTP/3 may split cookies over several headers (RFC 9113 §8.2.3).
-            cookies.append(value.decode("latin-1"))
+            cookies.append(value)
         elif name == b"host":
             host = value.decode("latin-1")
     if not host and scope.get("server"):
@@ -121,7 +121,7 @@ def _request_parts(scope: Scope) -> tuple[str, str, str]:
     # browser sends it (``/café`` → ``/caf%C3%A9``).
     path = (raw_path.decode("latin-1") if raw_path
             else url_path(str(scope.get("path", "/")).encode("utf-8", "surrogatepass")))
-    return "; ".join(cookies), path, host
+    return joined_cookie_lines(cookies), path, host
 
 
 def _attach(scope: Scope, auth: RequestAuth) -> None:

@@ -3,11 +3,11 @@ Django's ``request.META`` (which follows it under both of Django's handlers)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import quote
 
-__all__ = ["cookie_header", "environ_path", "host", "url_path"]
+__all__ = ["cookie_header", "environ_path", "host", "joined_cookie_lines", "url_path"]
 
 #: What a browser leaves unescaped in a URL path besides letters, digits and ``-._~``; it escapes
 #: space, ``" # % < > ? ` { }``, controls and non-ASCII bytes.
@@ -23,6 +23,13 @@ def cookie_header(environ: Mapping[str, Any]) -> str:
     (:func:`~ssrauth._core.cookies.cookie_pieces`) tells such a join from a comma in a value.
     """
     return str(environ.get("HTTP_COOKIE", ""))
+
+
+def joined_cookie_lines(lines: Iterable[bytes]) -> str:
+    """Several Cookie header lines (HTTP/2 and HTTP/3 may split one, RFC 9113 §8.2.3) as one
+    header, joined with ``"; "`` as the RFC asks; never ``,``, which the parser reads as part of
+    a value (``_core.cookies.cookie_pieces``)."""
+    return "; ".join(line.decode("latin-1") for line in lines)
 
 
 def environ_path(environ: Mapping[str, Any]) -> str:

@@ -13,16 +13,17 @@ from .environ import host
 __all__ = ["watch_asgi", "watch_environ"]
 
 
-def watch_asgi(manager: SessionManager, scope: Mapping[str, Any]) -> None:
-    """An ASGI ``http`` scope whose ``scheme`` is ``http``."""
+def watch_asgi(manager: SessionManager, scope: Mapping[str, Any], host: str) -> None:
+    """An ASGI ``http`` scope whose ``scheme`` is ``http``, from ``host`` (the Host header or
+    the server's address, as the adapter already read it). The proxy headers are read only for
+    a host not judged yet: after the first request per host this is one set lookup."""
+    if not manager.origins.wants(host):
+        return
     found: dict[bytes, str] = {}
     for name, value in scope["headers"]:
-        if name in (b"host", b"x-forwarded-proto", b"forwarded") and name not in found:
+        if name in (b"x-forwarded-proto", b"forwarded") and name not in found:
             found[name] = value.decode("latin-1")
-    server = scope.get("server")
-    fallback = str(server[0]) if server else ""
-    manager.origins.check("http", found.get(b"host") or fallback,
-                          found.get(b"x-forwarded-proto"), found.get(b"forwarded"))
+    manager.origins.check("http", host, found.get(b"x-forwarded-proto"), found.get(b"forwarded"))
 
 
 def watch_environ(manager: SessionManager, environ: Mapping[str, Any]) -> None:

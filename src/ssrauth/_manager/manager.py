@@ -13,7 +13,6 @@ import contextlib
 import logging
 import time
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Self
 
 from .._config.cognito import CognitoConfig
 from .._config.oidc import OidcConfig
@@ -27,6 +26,7 @@ from .._coordination.coordinator import (
 from .._coordination.url import coordinator_from_env
 from .._core.backoff import Backoff, Cooldowns, retry_after
 from .._core.clock import Clock, SystemClock
+from .._core.closing import Closing
 from .._core.errors import ConfigError, ProviderRejected, ProviderTimeout, ProviderUnavailable
 from .._core.events import Event, Events
 from .._core.plan import RequestTarget
@@ -71,7 +71,7 @@ def default_provider(config: CognitoConfig | OidcConfig) -> Provider:
     return CognitoProvider(config)
 
 
-class SessionManager:
+class SessionManager(Closing):
     """One per application: configuration, provider, coordinator, key cache and counters."""
 
     def __init__(
@@ -454,15 +454,3 @@ class SessionManager:
             await self.provider.aclose()
         if isinstance(self.coordinator, Closeable):
             await self.coordinator.aclose()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.close()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, *_exc: object) -> None:
-        await self.aclose()

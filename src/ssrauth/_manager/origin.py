@@ -42,6 +42,11 @@ class OriginWatch:
         self._judged: set[str] = set()
         self._lock = threading.Lock()
 
+    def wants(self, host: str) -> bool:
+        """Whether ``host`` is still to be judged: one set lookup, so an adapter reads a
+        proxy's headers only for the first request per host."""
+        return not (self._idle or host[:_HOST_KEY_LENGTH] in self._judged)
+
     def check(self, scheme: str, host: str, x_forwarded_proto: str | None = None,
               forwarded: str | None = None) -> None:
         """Judge ``host`` if it is new. ``x_forwarded_proto`` and ``forwarded``: the headers of

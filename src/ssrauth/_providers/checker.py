@@ -13,12 +13,12 @@ not be fetched: the token was not judged).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Self
 
 from .._config.cognito import CognitoConfig
 from .._config.oidc import OidcConfig
 from .._config.scheme import scheme_of
 from .._core.clock import Clock, SystemClock
+from .._core.closing import Closing
 from .._core.errors import ExpiredToken, UnknownSigningKey
 from .._core.steps import Handlers, Step, Steps, adrive, ask, drive
 from .._core.tokens import JwkSet, TokenUse, VerifiedToken
@@ -33,7 +33,7 @@ class _FetchKeys(Step[JwkSet]):
     """The signing keys, fetched now."""
 
 
-class TokenChecker:
+class TokenChecker(Closing):
     """Verify single tokens by a configuration's rules (Cognito: ``token_use``, ``client_id``;
     OpenID Connect: ``aud``/``azp``), signatures against its JWKS.
 
@@ -98,15 +98,3 @@ class TokenChecker:
     async def aclose(self) -> None:
         if self._discovery is not None:
             await self._discovery.aclose()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.close()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, *_exc: object) -> None:
-        await self.aclose()

@@ -41,6 +41,11 @@ logger = logging.getLogger("ssrauth")
 DEFAULT_PROPAGATION_DELAY = 1.0
 #: Tombstones read per feed request; a start-up catch-up reads the live ones in such batches.
 _BATCH = 1000
+#: After a failed read the follower tries again this soon, doubling up to ``_RETRY_MAX`` (and
+#: never slower than its usual pace): a store that failed once, such as SQLite busy for a moment,
+#: is followed again at once, whatever the propagation delay (requests ask the store meanwhile).
+_RETRY_FIRST = 0.05
+_RETRY_MAX = 2.0
 #: How long ``close`` waits for the thread (it is in a read of at most a quarter delay).
 _JOIN_TIMEOUT = 5.0
 #: Every feed of this process, so a forked child (gunicorn's workers, forked after the app was
@@ -147,6 +152,7 @@ class RevocationFeed:
 
     def _follow_store(self) -> None:
         wait = self.propagation_delay / 4
+        retry = min(_RETRY_FIRST, wait)
         while not self._stop.is_set():
             started = time.monotonic()
             try:
@@ -157,9 +163,11 @@ class RevocationFeed:
                 if not self._failing:  # once per outage, not once per attempt
                     self._events.emit(Event.STORE_UNAVAILABLE, reason=str(error))
                 self._failing = True
-                self._stop.wait(wait)
+                self._stop.wait(retry)
+                retry = min(2 * retry, wait, _RETRY_MAX)
                 continue
             self._failing = False
+            retry = _RETRY_FIRST
             if not isinstance(answer, Revocations):
                 self.supported = False
                 return

@@ -111,7 +111,11 @@ class SqliteStore:
         db = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None,
                              check_same_thread=False)
         try:
-            db.execute("PRAGMA journal_mode=WAL")
+            # The journal mode is kept in the file: switching needs the database to itself,
+            # and SQLite answers "database is locked" at once (no busy wait) while another
+            # worker has it open, so only the first opener of a new file switches.
+            if db.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
             db.executescript(_SCHEMA)
         except BaseException:

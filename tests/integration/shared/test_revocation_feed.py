@@ -24,7 +24,15 @@ import pytest
 
 from ssrauth import ManualClock, SessionManager, SharedCoordinator
 from ssrauth._coordination.revocations import DEFAULT_PROPAGATION_DELAY
-from ssrauth._coordination.store import Answer, IsMarked, Mark, Op, Store
+from ssrauth._coordination.store import (
+    Answer,
+    IsMarked,
+    Mark,
+    Op,
+    RevokedSince,
+    Store,
+    StoreUnavailable,
+)
 from ssrauth._core.tokens import token_digest
 from ssrauth.emulator import CognitoEmulator
 from tests.accounts import HOST
@@ -212,6 +220,39 @@ def test_a_sign_out_made_during_an_outage_reaches_the_store_when_it_returns(
         assert served.username is None
         assert not writes_session(served)
     assert emulator.refresh_calls() == 0
+
+
+class FailsFirstReads(CountingStore):
+    """A real store whose first feed reads fail, as SQLite answers "database is locked" at
+    once while another worker opens a new file."""
+
+    def __init__(self, inner: Store, failures: int) -> None:
+        super().__init__(inner)
+        self.failures = failures
+
+    def run(self, op: Op) -> Answer:
+        if isinstance(op, RevokedSince) and self.failures > 0:
+            self.failures -= 1
+            raise StoreUnavailable("busy for a moment")
+        return super().run(op)
+
+
+def test_a_feed_read_that_failed_is_tried_again_at_once_whatever_the_propagation_delay(
+    store: StoreSpec, clock: ManualClock
+) -> None:
+    """The follower's pace is a quarter of the propagation delay (15 minutes at an hour); a
+    failed read must not wait that long, or every request asks the store for that long."""
+    flaky = FailsFirstReads(store.store(), failures=3)
+    coordinator = SharedCoordinator(flaky, clock=clock, propagation_delay=3600.0)
+    try:
+        coordinator.is_revoked(b"\0" * 32)  # starts the feed
+        deadline = time.monotonic() + 5.0
+        while not coordinator.revocations.is_fresh():
+            assert time.monotonic() < deadline, "the feed waited its pace after a failed read"
+            time.sleep(0.02)
+        assert flaky.failures == 0
+    finally:
+        coordinator.close()
 
 
 @pytest.mark.parametrize("face", ["sync", "async"])
